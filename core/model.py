@@ -1,0 +1,242 @@
+"""Domain values of releasebot: plain dataclasses and StrEnums, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    DEVELOPER = "developer"
+    ANALYST = "analyst"
+    VIEWER = "viewer"
+
+
+class ReleaseStatus(StrEnum):
+    ACTIVE = "active"
+    BAD = "bad"
+
+
+class DeploymentStatus(StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_DEPLOYMENT_STATUSES = frozenset(
+    {DeploymentStatus.PENDING_APPROVAL, DeploymentStatus.QUEUED, DeploymentStatus.RUNNING}
+)
+FINISHED_DEPLOYMENT_STATUSES = frozenset(
+    {DeploymentStatus.SUCCESS, DeploymentStatus.FAILED, DeploymentStatus.ROLLED_BACK}
+)
+
+
+class StageStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+class ApprovalDecision(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Source(StrEnum):
+    SLACK = "slack"
+    CONSOLE = "console"
+    WEBHOOK = "webhook"
+    CLI = "cli"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a Slack user resolved to a role, or the system itself."""
+
+    user_id: str
+    role: Role
+    name: str | None = None
+    source: Source = Source.SLACK
+
+    @property
+    def mention(self) -> str:
+        return f"<@{self.user_id}>"
+
+
+@dataclass
+class StageSpec:
+    """One configured pipeline stage of an environment."""
+
+    name: str
+    executor: str = "command"  # command | webhook
+    command: list[str] = field(default_factory=list)
+    url: str | None = None
+    timeout_s: int = 600
+
+
+@dataclass
+class Policy:
+    """The approval policy of an environment."""
+
+    approvals: int = 0
+    approvers: list[str] = field(default_factory=list)  # role names and/or Slack user ids
+    expire_s: int = 24 * 3600
+    requires_env: str | None = None
+    self_approval: bool = False
+    rollback_approvals: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "approvals": self.approvals,
+            "approvers": list(self.approvers),
+            "expire_s": self.expire_s,
+            "requires_env": self.requires_env,
+            "self_approval": self.self_approval,
+            "rollback_approvals": self.rollback_approvals,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Policy:
+        data = data or {}
+        return cls(
+            approvals=int(data.get("approvals", 0)),
+            approvers=list(data.get("approvers", [])),
+            expire_s=int(data.get("expire_s", 24 * 3600)),
+            requires_env=data.get("requires_env"),
+            self_approval=bool(data.get("self_approval", False)),
+            rollback_approvals=int(data.get("rollback_approvals", 0)),
+        )
+
+
+@dataclass
+class Team:
+    name: str
+    slack_channel: str | None = None
+    timezone: str = "UTC"
+    digest_day: str = "mon"
+    digest_time: str = "09:00"
+    id: int | None = None
+
+
+@dataclass
+class User:
+    slack_user_id: str
+    role: Role
+    name: str | None = None
+    team: str | None = None
+    id: int | None = None
+
+
+@dataclass
+class Service:
+    name: str
+    team: str
+    slack_channel: str
+    repo_url: str | None = None
+    active: bool = True
+    id: int | None = None
+
+
+@dataclass
+class Environment:
+    name: str
+    order: int = 0
+    is_production: bool = False
+    policy: Policy = field(default_factory=Policy)
+    stages: list[StageSpec] = field(default_factory=list)
+    webhook_secret: str | None = None
+    id: int | None = None
+
+
+@dataclass
+class Release:
+    service: str
+    version: str
+    commit_sha: str | None
+    created_by: str
+    created_at: datetime
+    committed_at: datetime | None = None
+    notes: str | None = None
+    status: ReleaseStatus = ReleaseStatus.ACTIVE
+    id: int | None = None
+
+    @property
+    def reference(self) -> str:
+        return f"R-{self.id}"
+
+
+@dataclass
+class Deployment:
+    service: str
+    version: str
+    environment: str
+    status: DeploymentStatus
+    requested_by: str
+    requested_at: datetime
+    team: str | None = None
+    release_id: int | None = None
+    commit_sha: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    idempotency_key: str | None = None
+    kind: str = "deploy"
+    approvers: list[str] = field(default_factory=list)
+    id: int | None = None
+
+    @property
+    def reference(self) -> str:
+        return f"D-{self.id}"
+
+
+@dataclass
+class AuditEntry:
+    actor: str
+    action: str
+    target: str | None
+    details: dict[str, Any]
+    source: Source
+    request_id: str | None
+    at: datetime
+    id: int | None = None
+    hash: str | None = None
+    prev_hash: str | None = None
+
+
+@dataclass
+class Notification:
+    """An intent to tell Slack something, stored in the outbox with the change that caused it.
+
+    ``kind`` selects the Block Kit renderer; ``message_key`` names an evolving message (the first
+    notification with a key posts it, later ones update it in place); ``thread_key`` threads a reply
+    under the message with that key.
+    """
+
+    kind: str
+    channel: str
+    data: dict[str, Any]
+    message_key: str | None = None
+    thread_key: str | None = None
+    id: int | None = None
+    attempts: int = 0
+    status: OutboxStatus = OutboxStatus.PENDING
+    slack_channel: str | None = None
+    slack_ts: str | None = None
