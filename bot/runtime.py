@@ -1,0 +1,141 @@
+"""The composition root: settings in, a running bot (store, Slack client, Bolt app, delivery) out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import structlog
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.settings import Settings
+from bot.slack_app import build_bolt_app
+from core.model import Source
+from core.ports import UnitOfWorkFactory
+from handlers.delivery import DeliveryWorker
+from handlers.deps import Deps
+from storage.engine import create_engine, session_factory
+from storage.schema import schema_status, upgrade
+from storage.uow import unit_of_work_factory
+
+log = structlog.get_logger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SchemaOutOfDate(Exception):
+    pass
+
+
+def make_client(token: str | None, base_url: str) -> AsyncWebClient:
+    client = AsyncWebClient(token=token, base_url=base_url, timeout=15)
+    client.retry_handlers.extend(
+        [
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ]
+    )
+    if not any(isinstance(h, AsyncConnectionErrorRetryHandler) for h in client.retry_handlers):
+        client.retry_handlers.append(AsyncConnectionErrorRetryHandler(max_retry_count=2))
+    return client
+
+
+class Runtime:
+    """Owns the engine, the Slack client, the Bolt app and the delivery worker; ``start`` then ``stop``."""
+
+    engine: AsyncEngine
+    uow: UnitOfWorkFactory
+    bolt: AsyncApp
+    delivery: DeliveryWorker
+    deps: Deps
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client: AsyncWebClient | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        source: Source = Source.SLACK,
+        signing_secret: str | None = None,
+        pace_s: float = 1.0,
+        poll_s: float = 2.0,
+        migrate: bool | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.source = source
+        self.client = client or make_client(settings.slack_bot_token, settings.slack_api_base_url)
+        self.signing_secret = signing_secret if signing_secret is not None else settings.slack_signing_secret
+        self.pace_s = pace_s
+        self.poll_s = poll_s
+        url = settings.database_url_resolved
+        self.is_sqlite = url.startswith("sqlite")
+        self.migrate = self.is_sqlite if migrate is None else migrate
+        self._delivery_task: asyncio.Task[None] | None = None
+
+    async def start(self, *, deliver: bool = True) -> None:
+        self.engine = create_engine(self.settings.database_url_resolved, pool_size=self.settings.db_pool_size)
+        if self.migrate:
+            await upgrade(self.engine)
+        else:
+            status = await schema_status(self.engine)
+            if not status.is_current:
+                await self.engine.dispose()
+                raise SchemaOutOfDate(
+                    f"the database schema is at {status.current or 'nothing'}, this version needs {status.head}: "
+                    "run `releasebot db upgrade` first"
+                )
+        self.uow = unit_of_work_factory(session_factory(self.engine), self.clock)
+        self.delivery = DeliveryWorker(
+            self.uow,
+            self.client,
+            self.clock,
+            fallback_channel=self.settings.fallback_channel,
+            admins=frozenset(self.settings.admins),
+            pace_s=self.pace_s,
+            poll_s=self.poll_s,
+        )
+        self.deps = Deps(
+            uow=self.uow,
+            clock=self.clock,
+            admins=frozenset(self.settings.admins),
+            default_role=self.settings.default_role,
+            source=self.source,
+            wake_delivery=self.delivery.wake,
+        )
+        self.bolt = build_bolt_app(client=self.client, signing_secret=self.signing_secret, deps=self.deps)
+        if deliver:
+            self._delivery_task = asyncio.get_running_loop().create_task(self.delivery.run())
+
+    async def ready(self) -> tuple[bool, str]:
+        """Database reachable and schema current."""
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            status = await schema_status(self.engine)
+        except Exception as error:
+            return False, f"database unreachable: {type(error).__name__}"
+        if not status.is_current:
+            return False, f"schema at {status.current}, expected {status.head}"
+        return True, "ok"
+
+    async def stop(self) -> None:
+        await self.deps.tasks.drain(timeout=10)
+        if self._delivery_task is not None:
+            self.delivery.stop()
+            try:
+                await asyncio.wait_for(self._delivery_task, 10)
+            except TimeoutError:
+                self._delivery_task.cancel()
+        await self.engine.dispose()

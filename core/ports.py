@@ -1,0 +1,141 @@
+"""Ports: what the use cases need from storage and the outside world, as Protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Protocol
+
+from core.model import (
+    AuditEntry,
+    Deployment,
+    DeploymentStatus,
+    Environment,
+    Notification,
+    Release,
+    Role,
+    Service,
+    Team,
+    User,
+)
+
+Clock = Callable[[], datetime]
+
+
+class TeamRepository(Protocol):
+    async def get(self, name: str) -> Team | None: ...
+    async def list(self) -> Sequence[Team]: ...
+    async def upsert(self, team: Team, *, now: datetime) -> bool: ...
+
+
+class UserRepository(Protocol):
+    async def get(self, slack_user_id: str) -> User | None: ...
+    async def list(self) -> Sequence[User]: ...
+    async def set_role(
+        self,
+        slack_user_id: str,
+        role: Role,
+        *,
+        now: datetime,
+        name: str | None = None,
+        team: str | None = None,
+    ) -> bool: ...
+
+
+class ServiceRepository(Protocol):
+    async def get(self, name: str) -> Service | None: ...
+    async def list(self) -> Sequence[Service]: ...
+    async def upsert(self, service: Service, *, now: datetime) -> bool: ...
+
+
+class EnvironmentRepository(Protocol):
+    async def get(self, name: str) -> Environment | None: ...
+    async def list(self) -> Sequence[Environment]: ...
+    async def upsert(self, environment: Environment, *, now: datetime) -> bool: ...
+
+
+class ReleaseRepository(Protocol):
+    async def get(self, service: str, version: str) -> Release | None: ...
+    async def add(self, release: Release) -> Release: ...
+
+
+class DeploymentRepository(Protocol):
+    async def get(self, deployment_id: int) -> Deployment | None: ...
+    async def active(self, service: str, environment: str) -> Deployment | None: ...
+    async def add(self, deployment: Deployment) -> Deployment:
+        """Insert; raises ``core.errors.Conflict`` when another deployment is already active."""
+        ...
+
+    async def transition(
+        self,
+        deployment_id: int,
+        *,
+        from_statuses: Sequence[DeploymentStatus],
+        to_status: DeploymentStatus,
+        changes: dict[str, Any] | None = None,
+    ) -> bool:
+        """Conditional update: True only for the one caller that moved it out of ``from_statuses``."""
+        ...
+
+    async def current_versions(self, service: str | None = None) -> Sequence[Deployment]:
+        """The last successful deployment per (service, environment)."""
+        ...
+
+    async def active_list(self, service: str | None = None) -> Sequence[Deployment]: ...
+
+    async def search(
+        self, *, service: str | None = None, environment: str | None = None, limit: int = 100
+    ) -> Sequence[Deployment]: ...
+
+
+class AuditRepository(Protocol):
+    async def append(self, entry: AuditEntry) -> AuditEntry: ...
+
+
+class SlackMessageRef(Protocol):
+    channel: str
+    ts: str
+
+
+class Outbox(Protocol):
+    async def add(self, notification: Notification) -> Notification: ...
+
+    async def claim(self, *, worker: str, now: datetime, lease: timedelta, limit: int) -> Sequence[Notification]:
+        """Claim due messages for one worker; two workers never hold the same message."""
+        ...
+
+    async def mark_sent(self, notification_id: int, *, channel: str, ts: str, now: datetime) -> None: ...
+    async def mark_retry(self, notification_id: int, *, error: str, at: datetime, give_up: bool) -> None: ...
+    async def message(self, key: str) -> SlackMessageRef | None: ...
+    async def remember_message(self, key: str, *, channel: str, ts: str, now: datetime) -> None: ...
+
+
+class RequestLedger(Protocol):
+    async def claim(self, request_key: str, *, now: datetime) -> None:
+        """Record an inbound request; raises ``DuplicateRequest`` if it was handled already."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: everything a use case changes, its audit entries and outbox messages commit together."""
+
+    teams: TeamRepository
+    users: UserRepository
+    services: ServiceRepository
+    environments: EnvironmentRepository
+    releases: ReleaseRepository
+    deployments: DeploymentRepository
+    audit: AuditRepository
+    outbox: Outbox
+    requests: RequestLedger
+
+    async def __aenter__(self) -> UnitOfWork: ...
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -1,0 +1,21 @@
+"""What the Slack surfaces need, handed in by the composition root (no storage imports here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from core.model import Role, Source
+from core.ports import Clock, UnitOfWorkFactory
+from handlers.tasks import TaskTracker
+
+
+@dataclass
+class Deps:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    admins: frozenset[str] = frozenset()
+    default_role: Role = Role.VIEWER
+    source: Source = Source.SLACK
+    tasks: TaskTracker = field(default_factory=TaskTracker)
+    wake_delivery: Callable[[], None] = lambda: None

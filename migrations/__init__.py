@@ -1,0 +1,1 @@
+"""Alembic migrations of the releasebot schema, shipped inside the package (see storage.schema)."""

@@ -1,0 +1,444 @@
+"""Repositories: ORM rows mapped explicitly to core values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import Conflict, DuplicateRequest
+from core.model import (
+    Deployment,
+    DeploymentStatus,
+    Environment,
+    Policy,
+    Release,
+    ReleaseStatus,
+    Role,
+    Service,
+    StageSpec,
+    Team,
+    User,
+)
+from storage.rows import (
+    DeploymentRow,
+    EnvironmentRow,
+    ProcessedRequestRow,
+    ReleaseRow,
+    ServiceRow,
+    TeamRow,
+    UserRow,
+)
+
+ACTIVE = [s.value for s in (DeploymentStatus.PENDING_APPROVAL, DeploymentStatus.QUEUED, DeploymentStatus.RUNNING)]
+
+
+def _team(row: TeamRow) -> Team:
+    return Team(
+        name=row.name,
+        slack_channel=row.slack_channel,
+        timezone=row.timezone,
+        digest_day=row.digest_day,
+        digest_time=row.digest_time,
+        id=row.id,
+    )
+
+
+def _assign(row: Any, values: dict[str, Any]) -> bool:
+    changed = False
+    for key, value in values.items():
+        if getattr(row, key) != value:
+            setattr(row, key, value)
+            changed = True
+    return changed
+
+
+class TeamRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def row(self, name: str) -> TeamRow | None:
+        return (await self.session.execute(select(TeamRow).where(TeamRow.name == name))).scalar_one_or_none()
+
+    async def get(self, name: str) -> Team | None:
+        row = await self.row(name)
+        return _team(row) if row else None
+
+    async def list(self) -> Sequence[Team]:
+        rows = (await self.session.execute(select(TeamRow).order_by(TeamRow.name))).scalars()
+        return [_team(r) for r in rows]
+
+    async def upsert(self, team: Team, *, now: datetime) -> bool:
+        values = {
+            "slack_channel": team.slack_channel,
+            "timezone": team.timezone,
+            "digest_day": team.digest_day,
+            "digest_time": team.digest_time,
+        }
+        row = await self.row(team.name)
+        if row is None:
+            self.session.add(TeamRow(name=team.name, created_at=now, **values))
+            await self.session.flush()
+            return True
+        return _assign(row, values)
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _row(self, slack_user_id: str) -> UserRow | None:
+        query = select(UserRow).where(UserRow.slack_user_id == slack_user_id)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    def _user(self, row: UserRow, team: str | None) -> User:
+        return User(slack_user_id=row.slack_user_id, role=Role(row.role), name=row.name, team=team, id=row.id)
+
+    async def get(self, slack_user_id: str) -> User | None:
+        row = await self._row(slack_user_id)
+        return self._user(row, None) if row else None
+
+    async def list(self) -> Sequence[User]:
+        query = select(UserRow, TeamRow.name).outerjoin(TeamRow, UserRow.team_id == TeamRow.id)
+        return [self._user(row, team) for row, team in (await self.session.execute(query)).all()]
+
+    async def set_role(
+        self,
+        slack_user_id: str,
+        role: Role,
+        *,
+        now: datetime,
+        name: str | None = None,
+        team: str | None = None,
+    ) -> bool:
+        team_id = None
+        if team is not None:
+            team_row = await TeamRepository(self.session).row(team)
+            team_id = team_row.id if team_row else None
+        row = await self._row(slack_user_id)
+        if row is None:
+            self.session.add(
+                UserRow(
+                    slack_user_id=slack_user_id,
+                    role=role.value,
+                    name=name,
+                    team_id=team_id,
+                    notify_prefs={},
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await self.session.flush()
+            return True
+        values: dict[str, Any] = {"role": role.value}
+        if name is not None:
+            values["name"] = name
+        if team is not None:
+            values["team_id"] = team_id
+        changed = _assign(row, values)
+        if changed:
+            row.updated_at = now
+        return changed
+
+
+class ServiceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _query(self) -> Select[tuple[ServiceRow, str]]:
+        return select(ServiceRow, TeamRow.name).join(TeamRow, ServiceRow.team_id == TeamRow.id)
+
+    @staticmethod
+    def _service(row: ServiceRow, team: str) -> Service:
+        return Service(
+            name=row.name,
+            team=team,
+            slack_channel=row.slack_channel,
+            repo_url=row.repo_url,
+            active=row.active,
+            id=row.id,
+        )
+
+    async def get(self, name: str) -> Service | None:
+        found = (await self.session.execute(self._query().where(ServiceRow.name == name))).one_or_none()
+        return self._service(*found) if found else None
+
+    async def list(self) -> Sequence[Service]:
+        rows = (await self.session.execute(self._query().order_by(ServiceRow.name))).all()
+        return [self._service(row, team) for row, team in rows]
+
+    async def upsert(self, service: Service, *, now: datetime) -> bool:
+        team_row = await TeamRepository(self.session).row(service.team)
+        if team_row is None:
+            raise Conflict(f"There is no team `{service.team}`.")
+        values = {
+            "team_id": team_row.id,
+            "slack_channel": service.slack_channel,
+            "repo_url": service.repo_url,
+            "active": service.active,
+        }
+        row = (
+            await self.session.execute(select(ServiceRow).where(ServiceRow.name == service.name))
+        ).scalar_one_or_none()
+        if row is None:
+            self.session.add(ServiceRow(name=service.name, created_at=now, notify_level="everything", **values))
+            await self.session.flush()
+            return True
+        return _assign(row, values)
+
+
+def _environment(row: EnvironmentRow) -> Environment:
+    return Environment(
+        name=row.name,
+        order=row.position,
+        is_production=row.is_production,
+        policy=Policy.from_dict(row.policy),
+        stages=[StageSpec(**stage) for stage in row.stages or []],
+        webhook_secret=row.webhook_secret,
+        id=row.id,
+    )
+
+
+class EnvironmentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _row(self, name: str) -> EnvironmentRow | None:
+        query = select(EnvironmentRow).where(EnvironmentRow.name == name)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def get(self, name: str) -> Environment | None:
+        row = await self._row(name)
+        return _environment(row) if row else None
+
+    async def list(self) -> Sequence[Environment]:
+        query = select(EnvironmentRow).order_by(EnvironmentRow.position, EnvironmentRow.name)
+        return [_environment(r) for r in (await self.session.execute(query)).scalars()]
+
+    async def upsert(self, environment: Environment, *, now: datetime) -> bool:
+        values = {
+            "position": environment.order,
+            "is_production": environment.is_production,
+            "policy": environment.policy.to_dict(),
+            "stages": [
+                {
+                    "name": s.name,
+                    "executor": s.executor,
+                    "command": list(s.command),
+                    "url": s.url,
+                    "timeout_s": s.timeout_s,
+                }
+                for s in environment.stages
+            ],
+            "webhook_secret": environment.webhook_secret,
+        }
+        row = await self._row(environment.name)
+        if row is None:
+            self.session.add(EnvironmentRow(name=environment.name, created_at=now, **values))
+            await self.session.flush()
+            return True
+        return _assign(row, values)
+
+
+class ReleaseRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, service: str, version: str) -> Release | None:
+        query = (
+            select(ReleaseRow)
+            .join(ServiceRow, ReleaseRow.service_id == ServiceRow.id)
+            .where(ServiceRow.name == service, ReleaseRow.version == version)
+        )
+        row = (await self.session.execute(query)).scalar_one_or_none()
+        if row is None:
+            return None
+        return Release(
+            service=service,
+            version=row.version,
+            commit_sha=row.commit_sha,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            committed_at=row.committed_at,
+            notes=row.notes,
+            status=ReleaseStatus(row.status),
+            id=row.id,
+        )
+
+    async def add(self, release: Release) -> Release:
+        service_id = (
+            await self.session.execute(select(ServiceRow.id).where(ServiceRow.name == release.service))
+        ).scalar_one()
+        row = ReleaseRow(
+            service_id=service_id,
+            version=release.version,
+            commit_sha=release.commit_sha,
+            committed_at=release.committed_at,
+            notes=release.notes,
+            status=release.status.value,
+            created_by=release.created_by,
+            created_at=release.created_at,
+        )
+        try:
+            async with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            raise Conflict(
+                f"`{release.service}` `{release.version}` was created by someone else a moment ago.",
+                hint="Use it, or create a new version.",
+            ) from None
+        release.id = row.id
+        return release
+
+
+class DeploymentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _query(self) -> Select[Any]:
+        return (
+            select(
+                DeploymentRow,
+                ServiceRow.name,
+                EnvironmentRow.name,
+                ReleaseRow.version,
+                ReleaseRow.commit_sha,
+                TeamRow.name,
+            )
+            .join(ServiceRow, DeploymentRow.service_id == ServiceRow.id)
+            .join(EnvironmentRow, DeploymentRow.environment_id == EnvironmentRow.id)
+            .join(ReleaseRow, DeploymentRow.release_id == ReleaseRow.id)
+            .outerjoin(TeamRow, DeploymentRow.team_id == TeamRow.id)
+        )
+
+    @staticmethod
+    def _deployment(
+        row: DeploymentRow, service: str, environment: str, version: str, sha: str | None, team: str | None
+    ) -> Deployment:
+        return Deployment(
+            service=service,
+            version=version,
+            environment=environment,
+            status=DeploymentStatus(row.status),
+            requested_by=row.requested_by,
+            requested_at=row.requested_at,
+            team=team,
+            release_id=row.release_id,
+            commit_sha=sha,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            idempotency_key=row.idempotency_key,
+            kind=row.kind,
+            id=row.id,
+        )
+
+    async def _many(self, query: Select[Any]) -> list[Deployment]:
+        return [self._deployment(*found) for found in (await self.session.execute(query)).all()]
+
+    async def get(self, deployment_id: int) -> Deployment | None:
+        found = await self._many(self._query().where(DeploymentRow.id == deployment_id))
+        return found[0] if found else None
+
+    async def active(self, service: str, environment: str) -> Deployment | None:
+        query = self._query().where(
+            ServiceRow.name == service, EnvironmentRow.name == environment, DeploymentRow.status.in_(ACTIVE)
+        )
+        found = await self._many(query)
+        return found[0] if found else None
+
+    async def active_list(self, service: str | None = None) -> Sequence[Deployment]:
+        query = self._query().where(DeploymentRow.status.in_(ACTIVE))
+        if service is not None:
+            query = query.where(ServiceRow.name == service)
+        return await self._many(query.order_by(DeploymentRow.id))
+
+    async def add(self, deployment: Deployment) -> Deployment:
+        ids = (
+            await self.session.execute(
+                select(ServiceRow.id, ServiceRow.team_id, EnvironmentRow.id)
+                .join(EnvironmentRow, EnvironmentRow.name == deployment.environment)
+                .where(ServiceRow.name == deployment.service)
+            )
+        ).one()
+        row = DeploymentRow(
+            release_id=deployment.release_id,
+            service_id=ids[0],
+            team_id=ids[1],
+            environment_id=ids[2],
+            status=deployment.status.value,
+            kind=deployment.kind,
+            requested_by=deployment.requested_by,
+            requested_at=deployment.requested_at,
+            started_at=deployment.started_at,
+            finished_at=deployment.finished_at,
+            idempotency_key=deployment.idempotency_key,
+            cancel_requested=False,
+            bypasses=[],
+        )
+        try:
+            async with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError as exc:
+            if deployment.idempotency_key and "idempotency" in str(exc.orig).lower():
+                raise DuplicateRequest(deployment.idempotency_key) from None
+            raise Conflict(
+                f"{deployment.service} already has an active deployment to {deployment.environment}.",
+                hint="Wait for it to finish, then try again. `/release status` shows where things stand.",
+            ) from None
+        deployment.id = row.id
+        return deployment
+
+    async def transition(
+        self,
+        deployment_id: int,
+        *,
+        from_statuses: Sequence[DeploymentStatus],
+        to_status: DeploymentStatus,
+        changes: dict[str, Any] | None = None,
+    ) -> bool:
+        statement = (
+            update(DeploymentRow)
+            .where(DeploymentRow.id == deployment_id, DeploymentRow.status.in_([s.value for s in from_statuses]))
+            .values(status=to_status.value, **(changes or {}))
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(statement)
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def current_versions(self, service: str | None = None) -> Sequence[Deployment]:
+        latest = (
+            select(func.max(DeploymentRow.id).label("id"))
+            .where(DeploymentRow.status == DeploymentStatus.SUCCESS.value)
+            .group_by(DeploymentRow.service_id, DeploymentRow.environment_id)
+        )
+        if service is not None:
+            latest = latest.join(ServiceRow, DeploymentRow.service_id == ServiceRow.id).where(
+                ServiceRow.name == service
+            )
+        return await self._many(self._query().where(DeploymentRow.id.in_(latest.scalar_subquery())))
+
+    async def search(
+        self, *, service: str | None = None, environment: str | None = None, limit: int = 100
+    ) -> Sequence[Deployment]:
+        query = self._query()
+        if service is not None:
+            query = query.where(ServiceRow.name == service)
+        if environment is not None:
+            query = query.where(EnvironmentRow.name == environment)
+        return await self._many(query.order_by(DeploymentRow.id.desc()).limit(limit))
+
+
+class RequestLedger:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim(self, request_key: str, *, now: datetime) -> None:
+        try:
+            async with self.session.begin_nested():
+                self.session.add(ProcessedRequestRow(request_key=request_key[:200], created_at=now))
+        except IntegrityError:
+            raise DuplicateRequest(request_key) from None

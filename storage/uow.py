@@ -1,0 +1,66 @@
+"""The unit of work: one session, one transaction, all repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.audit import AuditRepository
+from storage.outbox import OutboxRepository
+from storage.repositories import (
+    DeploymentRepository,
+    EnvironmentRepository,
+    ReleaseRepository,
+    RequestLedger,
+    ServiceRepository,
+    TeamRepository,
+    UserRepository,
+)
+
+
+class SqlUnitOfWork:
+    """``async with uow:`` opens a transaction; ``commit()`` ends it; leaving without commit rolls back."""
+
+    session: AsyncSession
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        self.session = self._sessions()
+        await self.session.begin()
+        self.teams = TeamRepository(self.session)
+        self.users = UserRepository(self.session)
+        self.services = ServiceRepository(self.session)
+        self.environments = EnvironmentRepository(self.session)
+        self.releases = ReleaseRepository(self.session)
+        self.deployments = DeploymentRepository(self.session)
+        self.audit = AuditRepository(self.session)
+        self.outbox = OutboxRepository(self.session, now=self._clock())
+        self.requests = RequestLedger(self.session)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self.session.in_transaction():
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+
+def unit_of_work_factory(
+    sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
+) -> Callable[[], SqlUnitOfWork]:
+    return lambda: SqlUnitOfWork(sessions, clock)
