@@ -19,8 +19,9 @@ LOG_FORMATS = ("text", "json")
 # One access-log line per request costs 16-25% of peak throughput; aiohttp skips building the line
 # when this logger is not enabled for INFO.
 ACCESS_LOGGER = "aiohttp.access"
-# Loggers that are chatty at INFO (APScheduler logs every job run); quiet unless debugging.
-_QUIET_UNLESS_DEBUG = ("apscheduler.executors.default", "apscheduler.scheduler")
+# Loggers that are chatty at INFO (APScheduler logs every job run, Alembic every plugin it loads);
+# quiet unless debugging.
+_QUIET_UNLESS_DEBUG = ("apscheduler.executors.default", "apscheduler.scheduler", "alembic.runtime.plugins")
 
 _HANDLER_MARK = "_releasebot_handler"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from logging.config import fileConfig
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
@@ -34,7 +34,7 @@ def _database_url() -> str:
     return normalise_url(url)
 
 
-def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Revisions spell out plain SQLAlchemy types so they never depend on application code that may
     # change later; UTCDateTime is stored as a timezone-aware DateTime.
     if type_ == "type" and isinstance(obj, UTCDateTime):
@@ -64,7 +64,10 @@ def run_migrations_offline() -> None:
 
 
 def do_run_migrations(connection: Connection) -> None:
-    _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+    sqlite = connection.dialect.name == "sqlite"
+    # storage.engine makes SQLite emit a real BEGIN, so DDL there is transactional as well: a failed
+    # migration leaves the schema as it was instead of half changed.
+    _configure(connection=connection, render_as_batch=sqlite, transactional_ddl=True if sqlite else None)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -83,8 +83,9 @@ def _normalised(url: str) -> URL:
 
 
 def _is_sqlite_memory(url: URL) -> bool:
-    database = url.database or ""
-    return database in ("", ":memory:") or (database.startswith("file:") and "mode=memory" in database)
+    # Like SQLAlchemy: only these name a private in-memory database; a shared-cache URI such as
+    # file::memory:?cache=shared&uri=true is pooled like a file.
+    return (url.database or "") in ("", ":memory:")
 
 
 def _create_sqlite_engine(url: URL) -> AsyncEngine:

@@ -29,7 +29,11 @@ class SchemaStatus:
 
 
 def alembic_config(url: str | None = None) -> Config:
-    """The Alembic configuration shipped in the ``migrations`` package, whatever the cwd."""
+    """The Alembic configuration shipped in the ``migrations`` package, whatever the cwd.
+
+    With ``url``, ``alembic.command`` functions run on their own engine (outside any running event
+    loop); without it, pass a connection in ``config.attributes["connection"]`` as ``upgrade`` does.
+    """
     config = Config(str(_migrations_dir() / "alembic.ini"))
     # The application keeps its own logging; env.py must not reconfigure it.
     config.attributes["configure_logging"] = False
@@ -57,9 +61,9 @@ async def schema_status(engine: AsyncEngine) -> SchemaStatus:
 
 
 def _migrations_dir() -> Path:
-    # The package's own directory, wherever it is installed. Not importlib.resources.files(): an
-    # editable install made before the package had an __init__.py maps it as a namespace package,
-    # whose search path holds a placeholder entry that files() refuses.
+    # The package's own directory, wherever it is installed. Its __path__ rather than
+    # importlib.resources.files(): some editable installs map the package as a namespace whose
+    # search path also holds a placeholder entry, and files() refuses those.
     package = importlib.import_module(MIGRATIONS_PACKAGE)
     for entry in package.__path__:
         directory = Path(entry)

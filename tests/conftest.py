@@ -93,11 +93,14 @@ async def _fresh_postgres_database() -> AsyncIterator[str]:
         connect_args={"timeout": CONNECT_TIMEOUT_S},
     )
     try:
+        unreachable: OSError | TimeoutError | None = None
         try:
             async with admin.connect() as connection:
                 await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
         except (OSError, TimeoutError) as error:
-            _postgres_unreachable(maintenance_url, error)
+            unreachable = error
+        if unreachable is not None:
+            _postgres_unreachable(maintenance_url, unreachable)
         try:
             yield maintenance_url.set(database=name).render_as_string(hide_password=False)
         finally:

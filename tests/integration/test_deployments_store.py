@@ -27,8 +27,14 @@ async def _count(uow: Uow, column: object) -> int:
 async def _create(uow: Uow, clock: FrozenClock, version: str = "v1.0.0") -> None:
     async with uow() as work:
         await releases.create_release(
-            work, actor=DEV, service="payments-api", version=version, commit="abc1234", notes=None,
-            now=clock(), request_id=f"create-{version}",
+            work,
+            actor=DEV,
+            service="payments-api",
+            version=version,
+            commit="abc1234",
+            notes=None,
+            now=clock(),
+            request_id=f"create-{version}",
         )
         await work.commit()
 
@@ -37,7 +43,12 @@ async def test_deployment_and_its_notification_commit_together(workspace: Uow, c
     await _create(workspace, clock)
     async with workspace() as work:
         outcome = await deployments.request_deployment(
-            work, actor=DEV, service="payments-api", version="v1.0.0", environment="staging", now=clock(),
+            work,
+            actor=DEV,
+            service="payments-api",
+            version="v1.0.0",
+            environment="staging",
+            now=clock(),
             request_id="t1",
         )
         await work.commit()
@@ -47,9 +58,7 @@ async def test_deployment_and_its_notification_commit_together(workspace: Uow, c
         stored = await work.deployments.get(outcome.deployment.id or 0)
     assert stored is not None and stored.status is DeploymentStatus.SUCCESS
     assert stored.finished_at == clock()
-    assert outbox == [
-        ("deployment.status", "C0PAYMENTS1", f"deployment:{outcome.deployment.id}")
-    ]
+    assert outbox == [("deployment.status", "C0PAYMENTS1", f"deployment:{outcome.deployment.id}")]
 
 
 async def test_a_failed_use_case_leaves_nothing_behind(workspace: Uow, clock: FrozenClock) -> None:
@@ -57,7 +66,12 @@ async def test_a_failed_use_case_leaves_nothing_behind(workspace: Uow, clock: Fr
     async with workspace() as work:
         with pytest.raises(NotFound, match="has no release `v9`"):
             await deployments.request_deployment(
-                work, actor=DEV, service="payments-api", version="v9", environment="staging", now=clock(),
+                work,
+                actor=DEV,
+                service="payments-api",
+                version="v9",
+                environment="staging",
+                now=clock(),
                 request_id="t2",
             )
     assert await _count(workspace, DeploymentRow.id) == 0
@@ -70,7 +84,13 @@ async def test_duplicate_version_is_refused_with_the_existing_reference(workspac
     async with workspace() as work:
         with pytest.raises(Conflict, match=r"already exists \(R-1, created by <@U0DEV00001>\)"):
             await releases.create_release(
-                work, actor=DEV, service="payments-api", version="v1.0.0", commit=None, notes=None, now=clock(),
+                work,
+                actor=DEV,
+                service="payments-api",
+                version="v1.0.0",
+                commit=None,
+                notes=None,
+                now=clock(),
                 request_id="dup",
             )
     assert await _count(workspace, ReleaseRow.id) == 1
@@ -80,7 +100,13 @@ async def test_viewer_cannot_create_a_release(workspace: Uow, clock: FrozenClock
     async with workspace() as work:
         with pytest.raises(PermissionDenied, match="You can't create releases: your role is viewer"):
             await releases.create_release(
-                work, actor=VIEWER, service="payments-api", version="v1", commit=None, notes=None, now=clock(),
+                work,
+                actor=VIEWER,
+                service="payments-api",
+                version="v1",
+                commit=None,
+                notes=None,
+                now=clock(),
                 request_id="v",
             )
 
@@ -106,9 +132,14 @@ async def test_database_allows_one_active_deployment_per_service_and_environment
             try:
                 await work.deployments.add(
                     Deployment(
-                        service="payments-api", version="v1.0.0", environment="production",
-                        status=DeploymentStatus.QUEUED, requested_by=DEV.user_id, requested_at=clock(),
-                        release_id=release.id, idempotency_key=key,
+                        service="payments-api",
+                        version="v1.0.0",
+                        environment="production",
+                        status=DeploymentStatus.QUEUED,
+                        requested_by=DEV.user_id,
+                        requested_at=clock(),
+                        release_id=release.id,
+                        idempotency_key=key,
                     )
                 )
                 await asyncio.sleep(0.05)
@@ -139,7 +170,12 @@ async def test_current_version_is_the_latest_success(workspace: Uow, clock: Froz
         await _create(workspace, clock, version)
         async with workspace() as work:
             await deployments.request_deployment(
-                work, actor=DEV, service="payments-api", version=version, environment="staging", now=clock(),
+                work,
+                actor=DEV,
+                service="payments-api",
+                version=version,
+                environment="staging",
+                now=clock(),
                 request_id=f"d-{version}",
             )
             await work.commit()

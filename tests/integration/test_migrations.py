@@ -13,6 +13,7 @@ from sqlalchemy import delete, insert, inspect, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import Executable
 
 from storage.engine import create_engine
 from storage.rows import (
@@ -29,6 +30,7 @@ from storage.schema import downgrade, schema_status, upgrade
 
 EVERY_TABLE = set(Base.metadata.tables) | {"alembic_version"}
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+MODEL_COPY = "model_copy"
 
 only_postgres = pytest.mark.parametrize(
     "database_url",
@@ -44,6 +46,42 @@ async def _table_names(connection: AsyncConnection) -> set[str]:
 def _schema_differences(connection: Connection) -> list[Any]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     return list(compare_metadata(context, Base.metadata))
+
+
+def _index_conditions(connection: Connection, schema: str | None = None) -> dict[str, str]:
+    """The WHERE clause of every partial index, as the database reports it."""
+    inspector = inspect(connection)
+    key = f"{connection.dialect.name}_where"
+    conditions = {}
+    for table in inspector.get_table_names(schema=schema):
+        for index in inspector.get_indexes(table, schema=schema):
+            condition = index["dialect_options"].get(key)
+            if condition is not None and index["name"] is not None:
+                conditions[index["name"]] = str(getattr(condition, "text", condition))
+    return conditions
+
+
+async def _model_index_conditions(connection: AsyncConnection) -> dict[str, str]:
+    """The same, for the indexes the models declare, built and read back by the same database.
+
+    Databases normalise conditions as they store them (PostgreSQL rewrites IN as = ANY), so the
+    models' indexes are created next to the migrated ones (PostgreSQL: in a schema of their own, in a
+    transaction rolled back afterwards; SQLite: in a database in memory) and read back the same way.
+    """
+    if connection.dialect.name == "postgresql":
+        await connection.exec_driver_sql(f"CREATE SCHEMA {MODEL_COPY}")
+        copy = await connection.execution_options(schema_translate_map={None: MODEL_COPY})
+        await copy.run_sync(Base.metadata.create_all)
+        conditions = await connection.run_sync(_index_conditions, MODEL_COPY)
+        await connection.rollback()
+        return conditions
+    engine = create_engine("sqlite+aiosqlite:///:memory:")
+    try:
+        async with engine.begin() as memory:
+            await memory.run_sync(Base.metadata.create_all)
+            return await memory.run_sync(_index_conditions)
+    finally:
+        await engine.dispose()
 
 
 async def _insert(connection: AsyncConnection, row: type[Base], **values: Any) -> int:
@@ -67,9 +105,7 @@ async def _service_environment_release(connection: AsyncConnection) -> dict[str,
 
 async def _add_deployment(engine: AsyncEngine, ids: dict[str, int], status: str) -> int:
     async with engine.begin() as connection:
-        return await _insert(
-            connection, DeploymentRow, **ids, status=status, requested_by="U0ALICE", requested_at=NOW
-        )
+        return await _insert(connection, DeploymentRow, **ids, status=status, requested_by="U0ALICE", requested_at=NOW)
 
 
 async def test_upgrade_head_on_an_empty_database_creates_every_table(
@@ -101,10 +137,30 @@ async def test_upgrade_works_on_an_in_memory_sqlite_database() -> None:
 
 
 async def test_models_and_migrations_agree(migrated_engine: AsyncEngine) -> None:
+    # compare_metadata covers tables, columns and their types, nullability, keys, unique constraints
+    # and indexes, but not the WHERE clause of a partial index: the next test checks those.
     async with migrated_engine.connect() as connection:
         differences = await connection.run_sync(_schema_differences)
 
     assert differences == []
+
+
+async def test_partial_indexes_carry_the_same_conditions_as_the_models(migrated_engine: AsyncEngine) -> None:
+    dialect = migrated_engine.dialect.name
+    partial = {
+        index.name
+        for table in Base.metadata.tables.values()
+        for index in table.indexes
+        if index.dialect_options[dialect]["where"] is not None
+    }
+    assert partial == {"uq_deployments_one_active", "uq_locks_one_active"}
+
+    async with migrated_engine.connect() as connection:
+        migrated = await connection.run_sync(_index_conditions)
+        modelled = await _model_index_conditions(connection)
+
+    assert set(migrated) == partial
+    assert migrated == modelled
 
 
 async def test_downgrade_to_base_then_upgrade_again_works(migrated_engine: AsyncEngine) -> None:
@@ -222,7 +278,7 @@ async def test_postgresql_refuses_to_update_delete_or_truncate_the_audit_log(
             hash="a" * 64,
         )
 
-    refused_statements = [
+    refused_statements: list[Executable] = [
         update(AuditRow).where(AuditRow.id == entry).values(actor="U0MALLORY"),
         delete(AuditRow).where(AuditRow.id == entry),
         text("TRUNCATE audit_log"),

@@ -75,9 +75,7 @@ def _compile(root: Path) -> _Compiled:
         def_name = ref["$ref"].rsplit("/", 1)[-1]
         block_type = defs[def_name]["properties"]["type"]["const"]
         by_type[block_type] = validator_for(def_name)
-    return _Compiled(
-        block=by_type, modal=validator_for("modal_view"), home=validator_for("home_view"), limits=limits
-    )
+    return _Compiled(block=by_type, modal=validator_for("modal_view"), home=validator_for("home_view"), limits=limits)
 
 
 def _compiled() -> _Compiled:
@@ -177,9 +175,7 @@ def _block_problems(
         validator = compiled.block.get(block_type) if isinstance(block_type, str) else None
         if validator is None:
             if with_schema:
-                problems.append(
-                    _problem(f"unsupported type: {json.dumps(block_type)}", _pointer([*where, "type"]))
-                )
+                problems.append(_problem(f"unsupported type: {json.dumps(block_type)}", _pointer([*where, "type"])))
             continue
         if with_schema:
             problems.extend(_schema_problems(validator, block, where))
