@@ -114,9 +114,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_by", sa.String(length=32), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["service_id"], ["services.id"], name=op.f("fk_releases_service_id_services")
-        ),
+        sa.ForeignKeyConstraint(["service_id"], ["services.id"], name=op.f("fk_releases_service_id_services")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_releases")),
         sa.UniqueConstraint("service_id", "version", name="uq_releases_service_version"),
     )
@@ -145,15 +143,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["environment_id"], ["environments.id"], name=op.f("fk_deployments_environment_id_environments")
         ),
-        sa.ForeignKeyConstraint(
-            ["release_id"], ["releases.id"], name=op.f("fk_deployments_release_id_releases")
-        ),
+        sa.ForeignKeyConstraint(["release_id"], ["releases.id"], name=op.f("fk_deployments_release_id_releases")),
         sa.ForeignKeyConstraint(
             ["rollback_of_id"], ["deployments.id"], name=op.f("fk_deployments_rollback_of_id_deployments")
         ),
-        sa.ForeignKeyConstraint(
-            ["service_id"], ["services.id"], name=op.f("fk_deployments_service_id_services")
-        ),
+        sa.ForeignKeyConstraint(["service_id"], ["services.id"], name=op.f("fk_deployments_service_id_services")),
         sa.ForeignKeyConstraint(["team_id"], ["teams.id"], name=op.f("fk_deployments_team_id_teams")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deployments")),
         sa.UniqueConstraint("event_id", name=op.f("uq_deployments_event_id")),
@@ -235,12 +229,8 @@ def upgrade() -> None:
             ["deployments.id"],
             name=op.f("fk_rollbacks_from_deployment_id_deployments"),
         ),
-        sa.ForeignKeyConstraint(
-            ["service_id"], ["services.id"], name=op.f("fk_rollbacks_service_id_services")
-        ),
-        sa.ForeignKeyConstraint(
-            ["to_release_id"], ["releases.id"], name=op.f("fk_rollbacks_to_release_id_releases")
-        ),
+        sa.ForeignKeyConstraint(["service_id"], ["services.id"], name=op.f("fk_rollbacks_service_id_services")),
+        sa.ForeignKeyConstraint(["to_release_id"], ["releases.id"], name=op.f("fk_rollbacks_to_release_id_releases")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rollbacks")),
         sa.UniqueConstraint("deployment_id", name=op.f("uq_rollbacks_deployment_id")),
     )
@@ -307,9 +297,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["environment_id"], ["environments.id"], name=op.f("fk_runbooks_environment_id_environments")
         ),
-        sa.ForeignKeyConstraint(
-            ["service_id"], ["services.id"], name=op.f("fk_runbooks_service_id_services")
-        ),
+        sa.ForeignKeyConstraint(["service_id"], ["services.id"], name=op.f("fk_runbooks_service_id_services")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runbooks")),
     )
     op.create_table(

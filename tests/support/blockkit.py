@@ -133,7 +133,7 @@ def _describe(error: ValidationError) -> str:
             return f"must be of type {json.dumps(limit)}"
         case "oneOf" | "anyOf":
             return _describe_union(error)
-    message = error.message
+    message = str(error.message)
     return message if len(message) <= _MAX_MESSAGE_CHARS else message[: _MAX_MESSAGE_CHARS - 3] + "..."
 
 

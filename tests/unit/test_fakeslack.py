@@ -14,6 +14,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.fakeslack import Call, FakeSlack
@@ -115,7 +116,7 @@ async def test_update_of_unknown_ts_answers_message_not_found(client: AsyncWebCl
 
 
 async def test_post_without_text_blocks_or_attachments_answers_no_text(client: AsyncWebClient) -> None:
-    error = await error_of(client.chat_postMessage(channel=CHANNEL))
+    error = await error_of(client.api_call("chat.postMessage", json={"channel": CHANNEL}))
 
     assert error.response["error"] == "no_text"
 
@@ -365,7 +366,8 @@ async def test_rate_limit_retry_handler_retries_and_succeeds(fake: FakeSlack) ->
 async def test_server_errors_answer_5xx_and_the_server_error_handler_retries(fake: FakeSlack) -> None:
     plain = AsyncWebClient(token="xoxb-test", base_url=fake.base_url)
     retrying = AsyncWebClient(token="xoxb-test", base_url=fake.base_url)
-    retrying.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=2))
+    no_wait = FixedValueRetryIntervalCalculator(fixed_internal=0.0)
+    retrying.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=2, interval_calculator=no_wait))
     fake.fail_next("chat.update", status=503)
     fake.fail_next("chat.postMessage", status=503, times=2)
 

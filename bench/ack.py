@@ -1,0 +1,509 @@
+"""Slash-command ack latency of the real app beside a bare Bolt app, at fixed offered rates.
+
+    python -m bench.ack [--rates 50,100,200,300] [--seconds 10] [--database-url URL] [--json]
+
+Each server runs in its own subprocess (``--serve real|bare``) on 127.0.0.1 with an ephemeral port,
+with a fake Slack Web API in the same process. This process is the load generator: open loop,
+request ``i`` of a rate is scheduled at ``t0 + i / rate`` whatever the earlier responses did, and
+its latency runs from that scheduled time to the end of the response body, so queueing shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import platform
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+
+SECRET = "bench-signing-secret-not-for-production"
+ADMIN = "U0ALICE001"
+DEVELOPER = "U0BOB00002"
+TARGET_RATE = 200
+TARGET_RATIO = 1.3
+TARGET_CEILING_MS = 300.0
+CLIENT_TIMEOUT_S = 5.0
+START_TIMEOUT_S = 90.0
+DRAIN_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+ROOT = Path(__file__).resolve().parent.parent
+
+# --- the servers (subprocesses) -----------------------------------------------------------------
+
+
+async def _serve(kind: str, port_file: Path, database_url: str | None) -> None:
+    from bot.fakeslack import Call, FakeSlack
+    from bot.logging import configure_logging
+
+    configure_logging("WARNING", "text")
+    replies: Counter[str] = Counter()
+
+    def count(call: Call) -> None:
+        if call.method == "response_url":
+            text = str(call.args.get("text", ""))
+            replies["replies"] += 1
+            replies["unexpected"] += text.startswith(":warning:")
+
+    async with FakeSlack(on_call=count) as fake, contextlib.AsyncExitStack() as stack:
+        if kind == "real":
+            app = await _real_app(fake.base_url, database_url, replies, stack)
+        else:
+            app = _bare_app(fake.base_url)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        info = {"port": port, "response_url_base": fake.response_url_base, "pid": os.getpid()}
+        partial = port_file.with_suffix(".partial")
+        partial.write_text(json.dumps(info))
+        partial.replace(port_file)
+        await _until_told_to_stop()
+
+
+async def _real_app(
+    slack_url: str, database_url: str | None, replies: Counter[str], stack: contextlib.AsyncExitStack
+) -> web.Application:
+    from bot.console_demo import create_demo_workspace
+    from bot.runtime import Runtime
+    from bot.settings import load_settings
+    from bot.web import build_web_app
+
+    if database_url is None:
+        data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="releasebot-bench-"))
+        database_url = f"sqlite+aiosqlite:///{data_dir}/releasebot.db"
+    settings = load_settings(
+        _env_file=None,
+        slack_bot_token="xoxb-bench",
+        slack_signing_secret=SECRET,
+        slack_api_base_url=slack_url,
+        database_url=database_url,
+        admins=ADMIN,
+        log_level="WARNING",
+    )
+    runtime = Runtime(settings, pace_s=0.0, migrate=True)
+    await runtime.start()
+    stack.push_async_callback(runtime.stop)
+    await create_demo_workspace(runtime.uow, runtime.clock)
+
+    async def idle(_: web.Request) -> web.Response:
+        async with runtime.uow() as uow:
+            outbox = await uow.outbox.pending_count()  # type: ignore[attr-defined]
+        return web.json_response({"tasks": runtime.deps.tasks.pending, "outbox": outbox, **replies})
+
+    app = build_web_app(runtime)
+    app.router.add_get("/bench/idle", idle)
+    return app
+
+
+def _bare_app(slack_url: str) -> web.Application:
+    """Bolt with nothing of ours: an ack-only listener behind the same aiohttp adapter code path."""
+    from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    bolt = AsyncApp(
+        client=AsyncWebClient(token="xoxb-bench", base_url=slack_url),
+        signing_secret=SECRET,
+        process_before_response=True,
+    )
+
+    @bolt.command("/release")
+    async def release(ack: Any) -> None:
+        await ack()
+
+    async def slack_events(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+    async def idle(_: web.Request) -> web.Response:
+        return web.json_response({"tasks": 0, "outbox": 0})
+
+    app = web.Application()
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/bench/idle", idle)
+    return app
+
+
+async def _until_told_to_stop() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    parent = os.getppid()
+    while not stop.is_set() and os.getppid() == parent:  # also stop if the load generator died
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+
+
+# --- the load generator --------------------------------------------------------------------------
+
+
+@dataclass
+class RateResult:
+    offered: int
+    sent: int
+    ok: int
+    timeouts: int
+    errors: int
+    achieved: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    lag_p99_ms: float | None  # how late the generator sent, against the schedule
+    drain_s: float
+    server: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    response_url_base: str
+    pid: int
+
+
+class Requests:
+    """Slash command bodies: ``create payments-api v<unique>`` alternating with ``status``, as bob."""
+
+    def __init__(self, response_url_base: str) -> None:
+        self.response_url_base = response_url_base
+        self.run = uuid.uuid4().hex[:8]
+        self.n = 0
+
+    def next(self) -> tuple[bytes, dict[str, str]]:
+        self.n += 1
+        text = f"create payments-api v{self.n}-{self.run}" if self.n % 2 else "status"
+        fields = {
+            "token": "LEGACYverificationTOKEN0001",
+            "team_id": "T0RELTEAM1",
+            "team_domain": "acme-eng",
+            "channel_id": "C0PAYMENTS1",
+            "channel_name": "payments-releases",
+            "user_id": DEVELOPER,
+            "user_name": "bob",
+            "command": "/release",
+            "text": text,
+            "api_app_id": "A0RELBOT01",
+            "is_enterprise_install": "false",
+            "response_url": f"{self.response_url_base}bench-{self.run}-{self.n}",
+            "trigger_id": f"{self.n}.{time.time_ns()}.{uuid.uuid4().hex}",
+        }
+        body = urlencode(fields).encode("ascii")
+        stamp = str(int(time.time()))
+        digest = hmac.new(SECRET.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": f"v0={digest}",
+        }
+        return body, headers
+
+
+async def _one(session: aiohttp.ClientSession, url: str, requests: Requests, due: float) -> tuple[str, float, float]:
+    """(outcome, lag, latency) for one request scheduled at loop time ``due``."""
+    loop = asyncio.get_running_loop()
+    body, headers = requests.next()
+    lag = loop.time() - due
+    try:
+        async with session.post(url, data=body, headers=headers) as response:
+            await response.read()
+            outcome = "ok" if response.status == 200 else "error"
+    except TimeoutError:
+        outcome = "timeout"
+    except (aiohttp.ClientError, OSError):
+        outcome = "error"
+    return outcome, lag, loop.time() - due
+
+
+async def _offer(
+    session: aiohttp.ClientSession, url: str, requests: Requests, rate: int, seconds: float
+) -> tuple[list[tuple[str, float, float]], float]:
+    """Send ``rate * seconds`` requests on schedule; the samples and the time from start to last answer."""
+    loop = asyncio.get_running_loop()
+    count = int(rate * seconds)
+    t0 = loop.time() + 0.01
+    tasks = []
+    for i in range(count):
+        due = t0 + i / rate
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(loop.create_task(_one(session, url, requests, due)))
+    samples = await asyncio.wait_for(asyncio.gather(*tasks), CLIENT_TIMEOUT_S + 10)
+    if not samples:
+        return samples, seconds
+    last_answer = max(i / rate + sample[2] for i, sample in enumerate(samples))
+    return samples, last_answer
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile of sorted ``values``."""
+    if not values:
+        return None
+    rank = max(1, -(-len(values) * p // 100))
+    return values[int(rank) - 1]
+
+
+async def run_rate(target: Target, rate: int, seconds: float, warmup: float) -> RateResult:
+    timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_S)
+    connector = aiohttp.TCPConnector(limit=max(32, rate), limit_per_host=0)
+    requests = Requests(target.response_url_base)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        before = await _server_state(session, target)
+        if warmup > 0:
+            await _offer(session, target.url, requests, rate, warmup)
+        samples, elapsed = await _offer(session, target.url, requests, rate, seconds)
+        drain_s, after = await _drain(session, target)
+    latencies = sorted(s[2] * 1000 for s in samples if s[0] == "ok")
+    lags = sorted(s[1] * 1000 for s in samples)
+    outcomes = Counter(s[0] for s in samples)
+    ms = {p: percentile(latencies, p) for p in (50, 95, 99, 100)}
+    server = {k: after[k] - before.get(k, 0) for k in ("replies", "unexpected") if k in after}
+    server |= {"tasks_left": after.get("tasks", 0), "outbox_left": after.get("outbox", 0)}
+    return RateResult(
+        offered=rate,
+        sent=len(samples),
+        ok=outcomes["ok"],
+        timeouts=outcomes["timeout"],
+        errors=outcomes["error"],
+        achieved=outcomes["ok"] / elapsed if elapsed > 0 else 0.0,
+        p50_ms=ms[50],
+        p95_ms=ms[95],
+        p99_ms=ms[99],
+        max_ms=ms[100],
+        lag_p99_ms=percentile(lags, 99),
+        drain_s=drain_s,
+        server=server,
+    )
+
+
+async def _server_state(session: aiohttp.ClientSession, target: Target) -> dict[str, int]:
+    async with session.get(target.url.replace("/slack/events", "/bench/idle")) as response:
+        state: dict[str, int] = await response.json()
+        return state
+
+
+async def _drain(session: aiohttp.ClientSession, target: Target) -> tuple[float, dict[str, int]]:
+    """Wait (bounded) until the server has no background task and no pending outbox message."""
+    started = time.monotonic()
+    state: dict[str, int] = {}
+    for _ in range(int(DRAIN_TIMEOUT_S / 0.25)):
+        state = await _server_state(session, target)
+        if not state.get("tasks") and not state.get("outbox"):
+            break
+        if time.monotonic() - started > DRAIN_TIMEOUT_S:
+            break
+        await asyncio.sleep(0.25)
+    await asyncio.sleep(0.5)  # let the loop settle (delivery poll, garbage) before the next rate
+    return time.monotonic() - started, state
+
+
+# --- servers' lifecycle and the fresh PostgreSQL database ------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def server(kind: str, workdir: Path, database_url: str | None) -> Any:
+    port_file = workdir / f"{kind}.port"
+    command = [sys.executable, "-m", "bench.ack", "--serve", kind, "--port-file", str(port_file)]
+    if database_url:
+        command += ["--database-url", database_url]
+    env = {**os.environ, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    process = await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not port_file.exists():
+            if process.returncode is not None:
+                raise RuntimeError(f"the {kind} server exited with status {process.returncode} before listening")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the {kind} server did not listen within {START_TIMEOUT_S:.0f} s")
+            await asyncio.sleep(0.1)
+        info = json.loads(port_file.read_text())
+        url = f"http://127.0.0.1:{info['port']}/slack/events"
+        yield Target(kind, url, info["response_url_base"], process.pid)
+    finally:
+        await _terminate(process)
+
+
+async def _terminate(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+    except TimeoutError:
+        process.kill()
+        await asyncio.wait_for(process.wait(), 5)
+
+
+@contextlib.asynccontextmanager
+async def fresh_postgres(server_url: str) -> Any:
+    """A new database on the server of ``server_url`` (used only to connect), dropped afterwards."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    from storage.engine import normalise_url
+
+    url = make_url(normalise_url(server_url))
+    name = f"releasebot_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT", connect_args={"timeout": 5})
+    try:
+        async with admin.connect() as connection:
+            version = (await connection.execute(text("SHOW server_version"))).scalar_one()
+            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            fresh = url.set(database=name)
+            shown = fresh.render_as_string(hide_password=True)
+            yield fresh.render_as_string(hide_password=False), f"PostgreSQL {version}, fresh database {shown}"
+        finally:
+            async with admin.connect() as connection:
+                await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.dispose()
+
+
+# --- the run and the report ----------------------------------------------------------------------
+
+
+async def measure(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, list[RateResult]] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        database_url, database = None, f"SQLite {sqlite3.sqlite_version} (fresh file in a temporary directory)"
+        if args.database_url:
+            database_url, database = await stack.enter_async_context(fresh_postgres(args.database_url))
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="releasebot-bench-")))
+        for kind in ("bare", "real"):
+            async with server(kind, workdir, database_url if kind == "real" else None) as target:
+                results[kind] = []
+                for rate in args.rates:
+                    result = await run_rate(target, rate, args.seconds, args.warmup)
+                    results[kind].append(result)
+                    print(f"  {kind:4} {rate:>4}/s done: p99 {_ms(result.p99_ms)} ms", file=sys.stderr, flush=True)
+    return {
+        "machine": {"nproc": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "database": database,
+        "seconds_per_rate": args.seconds,
+        "warmup_s": args.warmup,
+        "results": {kind: [asdict(r) for r in rows] for kind, rows in results.items()},
+    }
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def report(data: dict[str, Any]) -> str:
+    machine = data["machine"]
+    lines = [
+        f"machine: {machine['nproc']} cores, Python {machine['python']}, {machine['platform']}",
+        f"database (real app): {data['database']}",
+        f"{data['seconds_per_rate']:g} s per rate after {data['warmup_s']:g} s warm-up; open loop, latency from "
+        "the scheduled send time; commands alternate `create payments-api v<n>` and `status` as U0BOB00002",
+    ]
+    header = (
+        f"{'offered/s':>9} {'achieved/s':>10} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+        f"{'timeouts':>8} {'errors':>6} {'lag p99':>7} {'drain s':>7}  background"
+    )
+    for kind, rows in data["results"].items():
+        title = "bare Bolt app (ack only)" if kind == "bare" else "real app (bot.web + Runtime)"
+        lines += ["", f"{kind}: {title}", header]
+        for r in rows:
+            s = r["server"]
+            background = (
+                f"{s['replies']} replies, {s['unexpected']} unexpected, left {s['tasks_left']} tasks "
+                f"{s['outbox_left']} outbox"
+                if "replies" in s
+                else "-"
+            )
+            lines.append(
+                f"{r['offered']:>9} {r['achieved']:>10.1f} {_ms(r['p50_ms']):>7} {_ms(r['p95_ms']):>7} "
+                f"{_ms(r['p99_ms']):>7} {_ms(r['max_ms']):>7} {r['timeouts']:>8} {r['errors']:>6} "
+                f"{_ms(r['lag_p99_ms']):>7} {r['drain_s']:>7.1f}  {background}"
+            )
+    lines += ["", *verdict(data["results"])]
+    return "\n".join(lines)
+
+
+def verdict(results: dict[str, list[dict[str, Any]]]) -> list[str]:
+    bare = {r["offered"]: r for r in results["bare"]}
+    real = {r["offered"]: r for r in results["real"]}
+    lines = ["p99 real/bare:"]
+    for rate, r in real.items():
+        b = bare.get(rate)
+        if b and r["p99_ms"] is not None and b["p99_ms"]:
+            lines.append(f"  {rate:>4}/s: {r['p99_ms']:.1f} / {b['p99_ms']:.1f} ms = {r['p99_ms'] / b['p99_ms']:.2f}x")
+    target = (
+        f"target: p99 at {TARGET_RATE} requests/s within {TARGET_RATIO} times the bare app's, "
+        f"and never above {TARGET_CEILING_MS:.0f} ms"
+    )
+    at = real.get(TARGET_RATE)
+    if at is None or bare.get(TARGET_RATE) is None or at["p99_ms"] is None:
+        return [*lines, f"verdict: NOT MEASURED ({TARGET_RATE}/s not in --rates) - {target}"]
+    ratio = at["p99_ms"] / bare[TARGET_RATE]["p99_ms"]
+    worst = max(real.values(), key=lambda r: r["p99_ms"] if r["p99_ms"] is not None else float("inf"))
+    worst_ms = worst["p99_ms"] if worst["p99_ms"] is not None else float("inf")
+    failed = at["timeouts"] + at["errors"]
+    ok = ratio <= TARGET_RATIO and worst_ms <= TARGET_CEILING_MS and not failed
+    lines.append(
+        f"verdict: {'PASS' if ok else 'FAIL'} - {target}: ratio at {TARGET_RATE}/s {ratio:.2f}x "
+        f"({'within' if ratio <= TARGET_RATIO else 'over'} {TARGET_RATIO}x), highest real p99 {worst_ms:.1f} ms "
+        f"at {worst['offered']}/s ({'within' if worst_ms <= TARGET_CEILING_MS else 'over'} "
+        f"{TARGET_CEILING_MS:.0f} ms), {failed} timeouts/errors at {TARGET_RATE}/s"
+    )
+    return lines
+
+
+def _rates(value: str) -> list[int]:
+    rates = [int(part) for part in value.split(",") if part.strip()]
+    if not rates or any(rate < 1 or rate > 5000 for rate in rates):
+        raise argparse.ArgumentTypeError("rates are whole numbers from 1 to 5000, separated by commas")
+    return rates
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ack", description=__doc__.split("\n")[0])
+    parser.add_argument("--rates", type=_rates, default=[50, 100, 200, 300], help="offered requests/s")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per rate")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each rate")
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL server to use, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres: the "
+        "bench creates a fresh database there and drops it afterwards (default: SQLite in a temp dir)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    parser.add_argument("--serve", choices=["real", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--port-file", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        asyncio.run(_serve(args.serve, args.port_file, args.database_url))
+        return 0
+    if args.seconds * max(args.rates) > 100_000:
+        parser.error("at most 100000 requests per rate")
+    data = asyncio.run(measure(args))
+    print(report(data))
+    if args.json:
+        print(json.dumps(data, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
