@@ -46,6 +46,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import os
+import re
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -69,6 +70,8 @@ from core.model import Environment
 
 MAX_FILE_BYTES = 1_000_000
 MAX_SECRET = 200  # the width of the stored column
+_SECTIONS = ("teams", "environments", "services", "users")
+_ITEM = re.compile(r"^(teams|environments|services|users)\[(\d+)\]")
 
 
 class ConfigFileError(Exception):
@@ -88,8 +91,16 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
     declaration = reader.declaration(_read_yaml(path))
     problems = reader.problems + validate(declaration)
     if problems:
-        raise ConfigFileError(problems)
+        raise ConfigFileError(sorted(problems, key=_file_order))
     return declaration
+
+
+def _file_order(problem: str) -> tuple[int, int]:
+    """Problems in the order of the file: top-level ones, then by section and position (sort is stable)."""
+    match = _ITEM.match(problem)
+    if match is None:
+        return (-1, 0)
+    return (_SECTIONS.index(match.group(1)), int(match.group(2)))
 
 
 # --- YAML ---------------------------------------------------------------------------------------------

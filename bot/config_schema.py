@@ -17,8 +17,8 @@ from pydantic_core import PydanticCustomError
 from core.config_apply import EXECUTORS, MAX_APPROVALS, MAX_ORDER, UserDeclaration
 from core.durations import parse_duration
 from core.errors import Invalid
-from core.grammar import NAME_RE, URL_RE
 from core.model import Policy, Role, Service, StageSpec, Team
+from core.syntax import NAME_RE, URL_RE
 from core.text import parse_channel, parse_user
 
 MAX_ENVIRONMENT_NAME = 40  # the width of the stored column
@@ -42,7 +42,7 @@ def shown(value: Any) -> str:
     if isinstance(value, str):
         return repr(value if len(value) <= 40 else value[:39] + "…")
     if isinstance(value, int | float):
-        return f"the number {value}"
+        return str(value)
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
@@ -120,7 +120,7 @@ def _duration(value: Any) -> int:
         text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
         return parse_duration(_text(text, "a duration, like 90m, 24h or 2d"))
     except Invalid as error:
-        raise problem(error.message.replace("`", "'")) from None
+        raise problem(error.message.replace("`", "'").rstrip(".")) from None
 
 
 def _approver(value: Any) -> str:
@@ -150,11 +150,10 @@ _ROLES = {role.value: role for role in Role}
 _NAME = "1 to {} lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
 Name = Annotated[str, _matching(NAME_RE, _NAME.format(63))]
 EnvironmentName = Annotated[str, _matching(_ENVIRONMENT_NAME, _NAME.format(MAX_ENVIRONMENT_NAME))]
-Channel = Annotated[
-    str,
-    _parsed(parse_channel, 'a channel, like "#payments-releases", C0123ABCD or <#C0123ABCD|name>'),
-    BeforeValidator(_channel),
-]
+_CHANNEL = _parsed(parse_channel, 'a channel, like "#payments-releases", C0123ABCD or <#C0123ABCD|name>')
+# _channel runs first: an explicit empty value is a mistake (often an unquoted #), not "no channel".
+Channel = Annotated[str, _CHANNEL, BeforeValidator(_channel)]
+OptionalChannel = Annotated[str | None, _CHANNEL, BeforeValidator(_channel)]
 Duration = Annotated[int, BeforeValidator(_duration)]
 Approvals = Annotated[int, _whole(0, MAX_APPROVALS)]
 Section = Annotated[list[Any], BeforeValidator(_empty_list)]
@@ -178,7 +177,7 @@ class DigestEntry(Entry):
 
 class TeamEntry(Entry):
     name: Name
-    channel: Channel | None = None
+    channel: OptionalChannel = None
     timezone: Annotated[str, BeforeValidator(_timezone)] = "UTC"
     digest: DigestEntry = DigestEntry()
 

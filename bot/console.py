@@ -24,6 +24,7 @@ from bot.console_demo import DEMO_CHANNELS, DEMO_USERS, create_demo_workspace
 from bot.fakeslack import FakeSlack
 from bot.runtime import Runtime, make_client
 from bot.settings import Settings
+from bot.slack_request import bolt_request
 from core.model import Source
 
 TEAM_ID = "T0CONSOLE1"
@@ -125,7 +126,7 @@ class Console:
             "x-slack-request-timestamp": ts,
             "x-slack-signature": self.verifier.generate_signature(timestamp=ts, body=body),
         }
-        return AsyncBoltRequest(body=body, headers=headers)
+        return bolt_request(body, headers)
 
     def _next_id(self) -> str:
         self._counter += 1

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 
 from bot.runtime import Runtime
+from bot.slack_request import bolt_request
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 
@@ -18,8 +19,8 @@ def build_web_app(runtime: Runtime) -> web.Application:
     )
 
     async def slack_events(request: web.Request) -> web.Response:
-        bolt_request = await to_bolt_request(request)
-        bolt_response = await runtime.bolt.async_dispatch(bolt_request)
+        bolt_req = bolt_request(await request.text(), request.headers, request.query_string)
+        bolt_response = await runtime.bolt.async_dispatch(bolt_req)
         slack_requests.labels(status=str(bolt_response.status)).inc()
         return await to_aiohttp_response(bolt_response)
 

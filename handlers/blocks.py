@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from core.deployments import ServiceStatus
-from core.grammar import Verb
 from core.model import Deployment, DeploymentStatus, Environment, Notification, Release
+from core.syntax import Verb
 from core.text import channel_link, escape, mention, truncate
 from handlers import ids
 

@@ -157,3 +157,8 @@ async def test_health_and_readiness(bot: Bot) -> None:
     ready = await bot.http.get(bot.server.make_url("/readyz"))
     assert health.status == 200 and ready.status == 200
     assert (await ready.json())["status"] == "ok"
+
+
+async def test_a_command_mentioning_payload_is_still_a_slash_command(configured: Bot) -> None:
+    answer = await configured.say("create payments-api v7 notes payload=fix for the payload parser", user_id=DEV)
+    assert answer == "Created R-1: *payments-api* `v7`.\n>payload=fix for the payload parser"

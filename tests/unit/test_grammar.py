@@ -11,26 +11,28 @@ from hypothesis import strategies as st
 from core import grammar
 from core.errors import ReleasebotError, UsageError
 from core.model import Role
+from core.verbs import configuration as cv
+from core.verbs import releases as rv
 
 
 def test_empty_text_means_help() -> None:
-    assert grammar.parse("   ") == grammar.Help()
+    assert grammar.parse("   ") == rv.Help()
 
 
 def test_create_with_commit_and_quoted_notes() -> None:
     parsed = grammar.parse('create payments-api v1.4.2 commit 9F3C2AB notes "Faster refunds"')
-    assert parsed == grammar.CreateRelease("payments-api", "v1.4.2", "9f3c2ab", "Faster refunds")
+    assert parsed == rv.CreateRelease("payments-api", "v1.4.2", "9f3c2ab", "Faster refunds")
 
 
 def test_notes_take_the_rest_of_the_line() -> None:
     parsed = grammar.parse("create payments-api v1 notes fixes the <!channel> bug & more")
-    assert isinstance(parsed, grammar.CreateRelease)
+    assert isinstance(parsed, rv.CreateRelease)
     assert parsed.notes == "fixes the <!channel> bug & more"
 
 
 def test_slack_escaped_text_is_unescaped_once() -> None:
     parsed = grammar.parse("create payments-api v1 notes a &lt;b&gt; &amp;amp; c")
-    assert isinstance(parsed, grammar.CreateRelease)
+    assert isinstance(parsed, rv.CreateRelease)
     assert parsed.notes == "a <b> &amp; c"
 
 
@@ -75,10 +77,10 @@ def test_over_long_notes_are_refused() -> None:
 
 def test_service_add_accepts_slack_channel_mentions_and_plain_names() -> None:
     assert grammar.parse("service add api team payments channel <#C0PAYMENTS1|payments-releases>") == (
-        grammar.ServiceAdd("api", "payments", "C0PAYMENTS1", None)
+        cv.ServiceAdd("api", "payments", "C0PAYMENTS1", None)
     )
     assert grammar.parse("service add api team payments channel #payments-releases") == (
-        grammar.ServiceAdd("api", "payments", "payments-releases", None)
+        cv.ServiceAdd("api", "payments", "payments-releases", None)
     )
 
 
@@ -88,7 +90,7 @@ def test_service_add_requires_team_and_channel() -> None:
 
 
 def test_user_role_accepts_escaped_mentions() -> None:
-    assert grammar.parse("user <@U0BOB00002|bob> role developer") == grammar.UserRole("U0BOB00002", Role.DEVELOPER)
+    assert grammar.parse("user <@U0BOB00002|bob> role developer") == cv.UserRole("U0BOB00002", Role.DEVELOPER)
 
 
 def test_unknown_role_lists_the_roles() -> None:
@@ -102,7 +104,7 @@ def test_team_add_checks_the_time_zone() -> None:
 
 
 def test_env_add_production_and_order() -> None:
-    assert grammar.parse("env add prod production order 3") == grammar.EnvAdd("prod", True, 3)
+    assert grammar.parse("env add prod production order 3") == cv.EnvAdd("prod", True, 3)
 
 
 def test_unclosed_quote_is_explained() -> None:

@@ -1,0 +1,1 @@
+"""The verbs of ``/release``, one module per domain; ``core.grammar`` assembles them."""
