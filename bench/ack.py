@@ -298,9 +298,13 @@ async def run_rate(target: Target, rate: int, seconds: float, warmup: float) -> 
 
 
 async def _server_state(session: aiohttp.ClientSession, target: Target) -> dict[str, int]:
-    async with session.get(target.url.replace("/slack/events", "/bench/idle")) as response:
-        state: dict[str, int] = await response.json()
-        return state
+    """Background tasks and outbox messages pending, replies posted so far; {} if it does not answer."""
+    try:
+        async with session.get(target.url.replace("/slack/events", "/bench/idle")) as response:
+            state: dict[str, int] = await response.json()
+            return state
+    except (TimeoutError, aiohttp.ClientError):
+        return {}
 
 
 async def _drain(session: aiohttp.ClientSession, target: Target) -> tuple[float, dict[str, int]]:
@@ -308,15 +312,15 @@ async def _drain(session: aiohttp.ClientSession, target: Target) -> tuple[float,
     started = time.monotonic()
     state: dict[str, int] = {}
     for _ in range(int(DRAIN_TIMEOUT_S / 0.25)):
-        with contextlib.suppress(TimeoutError, aiohttp.ClientError):
-            state = await _server_state(session, target)
-            if state.get("tasks") == 0 and state.get("outbox") == 0:
-                break
+        state = await _server_state(session, target)
+        if state.get("tasks") == 0 and state.get("outbox") == 0:
+            break
         if time.monotonic() - started > DRAIN_TIMEOUT_S:
             break
         await asyncio.sleep(0.25)
+    drained = time.monotonic() - started
     await asyncio.sleep(0.5)  # let the loop settle (delivery poll, garbage) before the next rate
-    return time.monotonic() - started, state
+    return drained, state
 
 
 # --- servers' lifecycle and the fresh PostgreSQL database ------------------------------------------

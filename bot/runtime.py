@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -17,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.scheduler import build_scheduler
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app
 from core.model import Source
@@ -83,8 +85,9 @@ class Runtime:
         self.is_sqlite = url.startswith("sqlite")
         self.migrate = self.is_sqlite if migrate is None else migrate
         self._delivery_task: asyncio.Task[None] | None = None
+        self.scheduler: AsyncIOScheduler | None = None
 
-    async def start(self, *, deliver: bool = True) -> None:
+    async def start(self, *, deliver: bool = True, schedule: bool = False) -> None:
         self.engine = create_engine(self.settings.database_url_resolved, pool_size=self.settings.db_pool_size)
         if self.migrate:
             await upgrade(self.engine)
@@ -117,6 +120,9 @@ class Runtime:
         self.bolt = build_bolt_app(client=self.client, signing_secret=self.signing_secret, deps=self.deps)
         if deliver:
             self._delivery_task = asyncio.get_running_loop().create_task(self.delivery.run())
+        if schedule:
+            self.scheduler = build_scheduler(self.deps)
+            self.scheduler.start()
 
     async def ready(self) -> tuple[bool, str]:
         """Database reachable and schema current."""
@@ -131,6 +137,8 @@ class Runtime:
         return True, "ok"
 
     async def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
         await self.deps.tasks.drain(timeout=10)
         if self._delivery_task is not None:
             self.delivery.stop()

@@ -26,7 +26,7 @@ async def serve(settings: Settings) -> int:
         return 2
     runtime = Runtime(settings)
     try:
-        await runtime.start()
+        await runtime.start(schedule=True)
     except SchemaOutOfDate as error:
         print(f"releasebot: {error}", file=sys.stderr)
         return 2

@@ -237,22 +237,25 @@ def _is_http_url(url: str | None) -> bool:
 
 def _requirement_loops(decl: ConfigDeclaration) -> list[str]:
     """Environments whose ``requires`` lead back to themselves could never be deployed to."""
-    requires = {env.name: env.policy.requires_env for env in decl.environments}
-    index_of = {env.name: index for index, env in reversed(list(enumerate(decl.environments)))}
+    requires: dict[str, str | None] = {}
+    index_of: dict[str, int] = {}
+    for index, env in enumerate(decl.environments):  # a name declared twice is reported elsewhere
+        requires.setdefault(env.name, env.policy.requires_env)
+        index_of.setdefault(env.name, index)
     problems: list[str] = []
     reported: set[str] = set()
-    for env in decl.environments:
-        chain = [env.name]
+    for name, index in index_of.items():
+        chain = [name]
         while (following := requires.get(chain[-1])) is not None and following not in chain:
             chain.append(following)
-        if following != env.name or env.name in reported:
+        if following != name or name in reported:
             continue
         reported.update(chain)
-        at = f"{decl.location('environments', index_of[env.name])}.policy.requires"
+        at = f"{decl.location('environments', index)}.policy.requires"
         if len(chain) == 1:
             problems.append(f"{at}: an environment cannot require itself")
         else:
-            problems.append(f"{at}: environments require each other in a loop ({' → '.join([*chain, env.name])})")
+            problems.append(f"{at}: environments require each other in a loop ({' → '.join([*chain, name])})")
     return problems
 
 

@@ -240,3 +240,62 @@ class Notification:
     status: OutboxStatus = OutboxStatus.PENDING
     slack_channel: str | None = None
     slack_ts: str | None = None
+
+
+@dataclass
+class Lock:
+    """An environment (or one service in it) locked by its owner until released or expired."""
+
+    environment: str
+    owner: str
+    created_at: datetime
+    service: str | None = None
+    reason: str | None = None
+    expires_at: datetime | None = None
+    released_at: datetime | None = None
+    id: int | None = None
+
+    @property
+    def reference(self) -> str:
+        return f"L-{self.id}"
+
+
+@dataclass
+class Freeze:
+    """A one-off freeze (``starts_at``..``ends_at``) or a recurring one (cron, duration, time zone)."""
+
+    environment: str
+    created_by: str
+    created_at: datetime
+    reason: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    cron: str | None = None
+    duration_s: int | None = None
+    timezone: str | None = None
+    cancelled_at: datetime | None = None
+    id: int | None = None
+
+    @property
+    def reference(self) -> str:
+        return f"F-{self.id}"
+
+
+@dataclass(frozen=True)
+class FreezeWindow:
+    """One concrete interval during which a freeze holds (a recurring freeze yields one per occurrence)."""
+
+    freeze: Freeze
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass
+class Approval:
+    deployment_id: int
+    approver: str
+    decision: ApprovalDecision
+    created_at: datetime
+    reason: str | None = None
+    bypass: str | None = None
+    id: int | None = None

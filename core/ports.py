@@ -8,10 +8,13 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from core.model import (
+    Approval,
     AuditEntry,
     Deployment,
     DeploymentStatus,
     Environment,
+    FreezeWindow,
+    Lock,
     Notification,
     Release,
     Role,
@@ -89,6 +92,28 @@ class DeploymentRepository(Protocol):
     ) -> Sequence[Deployment]: ...
 
 
+class LockRepository(Protocol):
+    async def active(self, environment: str, service: str | None, *, now: datetime) -> Sequence[Lock]:
+        """Unreleased, unexpired locks on the environment as a whole and on that service in it."""
+        ...
+
+    async def list_active(self, *, now: datetime) -> Sequence[Lock]: ...
+
+
+class FreezeRepository(Protocol):
+    async def windows_at(self, environment: str, *, now: datetime) -> Sequence[FreezeWindow]:
+        """Freeze windows (one-off and recurring occurrences) of the environment that contain ``now``."""
+        ...
+
+
+class ApprovalRepository(Protocol):
+    async def add(self, approval: Approval) -> Approval:
+        """Insert; raises ``DuplicateRequest`` when this person already decided on this deployment."""
+        ...
+
+    async def for_deployment(self, deployment_id: int) -> Sequence[Approval]: ...
+
+
 class AuditRepository(Protocol):
     async def append(self, entry: AuditEntry) -> AuditEntry: ...
 
@@ -128,6 +153,9 @@ class UnitOfWork(Protocol):
     deployments: DeploymentRepository
     audit: AuditRepository
     outbox: Outbox
+    locks: LockRepository
+    freezes: FreezeRepository
+    approvals: ApprovalRepository
     requests: RequestLedger
 
     async def __aenter__(self) -> UnitOfWork: ...
