@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import hashlib
 import hmac
 import json
@@ -25,6 +26,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,7 @@ CLIENT_TIMEOUT_S = 5.0
 START_TIMEOUT_S = 90.0
 DRAIN_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
+BUSY_LOAD = 1.0  # 1-minute load average above which other work is assumed to have skewed the run
 ROOT = Path(__file__).resolve().parent.parent
 
 # --- the servers (subprocesses) -----------------------------------------------------------------
@@ -53,7 +56,7 @@ async def _serve(kind: str, port_file: Path, database_url: str | None) -> None:
     from bot.logging import configure_logging
 
     configure_logging("WARNING", "text")
-    replies: Counter[str] = Counter()
+    replies: Counter[str] = Counter(replies=0, unexpected=0) if kind == "real" else Counter()
 
     def count(call: Call) -> None:
         if call.method == "response_url":
@@ -63,9 +66,20 @@ async def _serve(kind: str, port_file: Path, database_url: str | None) -> None:
 
     async with FakeSlack(on_call=count) as fake, contextlib.AsyncExitStack() as stack:
         if kind == "real":
-            app = await _real_app(fake.base_url, database_url, replies, stack)
+            app, state = await _real_app(fake.base_url, database_url, stack)
         else:
-            app = _bare_app(fake.base_url)
+            app, state = _bare_app(fake.base_url)
+        watch = LoopWatch()
+        stack.callback(watch.close)
+
+        async def idle(_: web.Request) -> web.Response:
+            return web.json_response({**await state(), **replies})
+
+        async def watched(request: web.Request) -> web.Response:
+            return web.json_response(watch.take() if request.method == "GET" else watch.reset())
+
+        app.router.add_get("/bench/idle", idle)
+        app.router.add_route("*", "/bench/watch", watched)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -79,8 +93,8 @@ async def _serve(kind: str, port_file: Path, database_url: str | None) -> None:
 
 
 async def _real_app(
-    slack_url: str, database_url: str | None, replies: Counter[str], stack: contextlib.AsyncExitStack
-) -> web.Application:
+    slack_url: str, database_url: str | None, stack: contextlib.AsyncExitStack
+) -> tuple[web.Application, Callable[[], Awaitable[dict[str, int]]]]:
     from bot.console_demo import create_demo_workspace
     from bot.runtime import Runtime
     from bot.settings import load_settings
@@ -103,19 +117,17 @@ async def _real_app(
     stack.push_async_callback(runtime.stop)
     await create_demo_workspace(runtime.uow, runtime.clock)
 
-    async def idle(_: web.Request) -> web.Response:
+    async def state() -> dict[str, int]:
         tasks, outbox = runtime.deps.tasks.pending, -1
         if not tasks:  # the outbox query would queue behind the tasks for the database connection
             async with runtime.uow() as uow:
                 outbox = await uow.outbox.pending_count()  # type: ignore[attr-defined]
-        return web.json_response({"tasks": tasks, "outbox": outbox, **replies})
+        return {"tasks": tasks, "outbox": outbox}
 
-    app = build_web_app(runtime)
-    app.router.add_get("/bench/idle", idle)
-    return app
+    return build_web_app(runtime), state
 
 
-def _bare_app(slack_url: str) -> web.Application:
+def _bare_app(slack_url: str) -> tuple[web.Application, Callable[[], Awaitable[dict[str, int]]]]:
     """Bolt with nothing of ours: an ack-only listener behind the same aiohttp adapter code path."""
     from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
     from slack_bolt.async_app import AsyncApp
@@ -134,13 +146,61 @@ def _bare_app(slack_url: str) -> web.Application:
     async def slack_events(request: web.Request) -> web.Response:
         return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
 
-    async def idle(_: web.Request) -> web.Response:
-        return web.json_response({"tasks": 0, "outbox": 0})
+    async def state() -> dict[str, int]:
+        return {"tasks": 0, "outbox": 0}
 
     app = web.Application()
     app.router.add_post("/slack/events", slack_events)
-    app.router.add_get("/bench/idle", idle)
-    return app
+    return app, state
+
+
+class LoopWatch:
+    """In the server: how late a 5 ms timer fires (event-loop stalls) and how long garbage collection pauses."""
+
+    PERIOD_S = 0.005
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self.gc_pauses: list[tuple[int, float]] = []  # (generation, seconds)
+        self._gc_started = 0.0
+        gc.callbacks.append(self._on_gc)
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.PERIOD_S
+            await asyncio.sleep(self.PERIOD_S)
+            self.lags.append(loop.time() - due)
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_pauses.append((info["generation"], time.perf_counter() - self._gc_started))
+
+    def reset(self) -> dict[str, float | None]:
+        self.lags.clear()
+        self.gc_pauses.clear()
+        return {}
+
+    def take(self) -> dict[str, float | None]:
+        lags = sorted(lag * 1000 for lag in self.lags)
+        pauses = [pause * 1000 for _, pause in self.gc_pauses]
+        full = [pause * 1000 for generation, pause in self.gc_pauses if generation == 2]
+        return {
+            "loop_lag_p99_ms": percentile(lags, 99),
+            "loop_lag_max_ms": lags[-1] if lags else None,
+            "gc_pause_max_ms": max(pauses, default=0.0),
+            "gc_full_collections": len(full),
+            "gc_full_max_ms": max(full, default=0.0),
+            "gc_ms_total": sum(pauses),
+            "gc_tracked_objects": len(gc.get_objects()),
+        }
+
+    def close(self) -> None:
+        self._task.cancel()
+        gc.callbacks.remove(self._on_gc)
 
 
 async def _until_told_to_stop() -> None:
@@ -171,7 +231,8 @@ class RateResult:
     max_ms: float | None
     lag_p99_ms: float | None  # how late the generator sent, against the schedule
     drain_s: float
-    server: dict[str, int] = field(default_factory=dict)
+    server: dict[str, int] = field(default_factory=dict)  # background replies, work left after the drain
+    loop: dict[str, float | None] = field(default_factory=dict)  # the server's loop lag and GC pauses
 
 
 @dataclass
@@ -272,14 +333,16 @@ async def run_rate(target: Target, rate: int, seconds: float, warmup: float) -> 
         before = await _server_state(session, target)
         if warmup > 0:
             await _offer(session, target.url, requests, rate, warmup)
+        await _watch(session, target, "POST")
         samples, elapsed = await _offer(session, target.url, requests, rate, seconds)
+        watched = await _watch(session, target, "GET")
         drain_s, after = await _drain(session, target)
     latencies = sorted(s[2] * 1000 for s in samples if s[0] == "ok")
     lags = sorted(s[1] * 1000 for s in samples)
     outcomes = Counter(s[0] for s in samples)
     ms = {p: percentile(latencies, p) for p in (50, 95, 99, 100)}
     server = {k: after[k] - before.get(k, 0) for k in ("replies", "unexpected") if k in after}
-    server |= {"tasks_left": after.get("tasks", 0), "outbox_left": after.get("outbox", 0)}
+    server |= {"tasks_left": after.get("tasks", -1), "outbox_left": after.get("outbox", -1)}
     return RateResult(
         offered=rate,
         sent=len(samples),
@@ -294,6 +357,7 @@ async def run_rate(target: Target, rate: int, seconds: float, warmup: float) -> 
         lag_p99_ms=percentile(lags, 99),
         drain_s=drain_s,
         server=server,
+        loop=watched,
     )
 
 
@@ -303,6 +367,16 @@ async def _server_state(session: aiohttp.ClientSession, target: Target) -> dict[
         async with session.get(target.url.replace("/slack/events", "/bench/idle")) as response:
             state: dict[str, int] = await response.json()
             return state
+    except (TimeoutError, aiohttp.ClientError):
+        return {}
+
+
+async def _watch(session: aiohttp.ClientSession, target: Target, method: str) -> dict[str, float | None]:
+    try:
+        url = target.url.replace("/slack/events", "/bench/watch")
+        async with session.request(method, url) as response:
+            watched: dict[str, float | None] = await response.json()
+            return watched
     except (TimeoutError, aiohttp.ClientError):
         return {}
 
@@ -393,6 +467,7 @@ async def fresh_postgres(server_url: str) -> Any:
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, list[RateResult]] = {}
+    load_before = os.getloadavg()[0]
     async with contextlib.AsyncExitStack() as stack:
         database_url, database = None, f"SQLite {sqlite3.sqlite_version} (fresh file in a temporary directory)"
         if args.database_url:
@@ -406,7 +481,12 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                     results[kind].append(result)
                     print(f"  {kind:4} {rate:>4}/s done: p99 {_ms(result.p99_ms)} ms", file=sys.stderr, flush=True)
     return {
-        "machine": {"nproc": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "nproc": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_1min_before_after": [load_before, os.getloadavg()[0]],
+        },
         "database": database,
         "seconds_per_rate": args.seconds,
         "warmup_s": args.warmup,
@@ -421,20 +501,29 @@ def _ms(value: float | None) -> str:
 def report(data: dict[str, Any]) -> str:
     machine = data["machine"]
     lines = [
-        f"machine: {machine['nproc']} cores, Python {machine['python']}, {machine['platform']}",
+        f"machine: {machine['nproc']} cores, Python {machine['python']}, {machine['platform']}; 1-minute load "
+        "average {:.2f} before, {:.2f} after (other processes share these cores)".format(
+            *machine["load_1min_before_after"]
+        ),
         f"database (real app): {data['database']}",
         f"{data['seconds_per_rate']:g} s per rate after {data['warmup_s']:g} s warm-up; open loop, latency from "
         "the scheduled send time; commands alternate `create payments-api v<n>` and `status` as U0BOB00002",
     ]
+    lines += [
+        "columns: gen lag = the generator's own lateness (p99 ms); loop p99/max = lateness of a 5 ms timer in the "
+        "server (its event-loop stalls); gc max = longest garbage-collection pause in the server (ms); drain s = "
+        "time after the last response until the server had no background task or outbox message left",
+    ]
     header = (
         f"{'offered/s':>9} {'achieved/s':>10} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-        f"{'timeouts':>8} {'errors':>6} {'lag p99':>7} {'drain s':>7}  background"
+        f"{'timeouts':>8} {'errors':>6} {'gen lag':>7} {'loop p99':>8} {'loop max':>8} {'gc max':>6} "
+        f"{'drain s':>7}  background"
     )
     for kind, rows in data["results"].items():
         title = "bare Bolt app (ack only)" if kind == "bare" else "real app (bot.web + Runtime)"
         lines += ["", f"{kind}: {title}", header]
         for r in rows:
-            s = r["server"]
+            s, loop = r["server"], r["loop"]
             background = (
                 f"{s['replies']} replies, {s['unexpected']} unexpected, left {s['tasks_left']} tasks "
                 f"{s['outbox_left']} outbox"
@@ -444,9 +533,16 @@ def report(data: dict[str, Any]) -> str:
             lines.append(
                 f"{r['offered']:>9} {r['achieved']:>10.1f} {_ms(r['p50_ms']):>7} {_ms(r['p95_ms']):>7} "
                 f"{_ms(r['p99_ms']):>7} {_ms(r['max_ms']):>7} {r['timeouts']:>8} {r['errors']:>6} "
-                f"{_ms(r['lag_p99_ms']):>7} {r['drain_s']:>7.1f}  {background}"
+                f"{_ms(r['lag_p99_ms']):>7} {_ms(loop.get('loop_lag_p99_ms')):>8} "
+                f"{_ms(loop.get('loop_lag_max_ms')):>8} {_ms(loop.get('gc_pause_max_ms')):>6} "
+                f"{r['drain_s']:>7.1f}  {background}"
             )
     lines += ["", *verdict(data["results"])]
+    if max(machine["load_1min_before_after"]) > BUSY_LOAD:
+        lines.append(
+            f"warning: the load average exceeded {BUSY_LOAD:g} on {machine['nproc']} cores: other processes competed "
+            "for the CPU and these figures are noisy; run again on a quiet machine"
+        )
     return "\n".join(lines)
 
 

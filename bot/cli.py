@@ -43,7 +43,20 @@ def _parser() -> argparse.ArgumentParser:
     deployments.add_argument("--json", action="store_true")
     status = sub.add_parser("status", help="current version per service and environment (read-only)")
     status.add_argument("--json", action="store_true")
+    _audit_parser(sub)
     return parser
+
+
+def _audit_parser(sub: Any) -> None:
+    audit = sub.add_parser("audit", help="the audit log: verify its hash chain, export it as CSV")
+    actions = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    actions.add_parser("verify", help="recompute every hash; exit 1 naming the first entry that does not match")
+    export = actions.add_parser("export", help="write matching entries as CSV to standard output (audited)")
+    export.add_argument("--since", help="a day (YYYY-MM-DD, UTC) or a duration such as 7d")
+    export.add_argument("--service", help="entries about this service, its releases and its deployments")
+    export.add_argument("--user", help="entries by this Slack user id")
+    export.add_argument("--action", help="entries whose action starts with this, such as deployment")
+    export.add_argument("--limit", type=int, help="only the newest N matching entries")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -78,6 +91,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return await run_shell(settings, as_user=args.as_user, demo=not args.no_demo)
     if args.command == "db":
         return await _db(args, settings)
+    if args.command == "audit":
+        from bot.audit_cli import run_audit
+
+        return await run_audit(args, settings)
     if args.command == "config":
         from bot.config_cli import apply_config_file
 

@@ -5,7 +5,7 @@ users. Every section is optional; objects the file does not name are left as the
 
     teams:
       - name: payments                      # 1-63 lower-case letters, digits, '.', '_' or '-'
-        channel: "#payments-releases"       # "#name" (quoted: # starts a YAML comment), C0123ABCD or <#C0123ABCD|name>
+        channel: "#payments-releases"       # "#name" (quoted), C0123ABCD or <#C0123ABCD|name>
         timezone: Europe/Paris              # an IANA zone; default UTC
         digest: {day: mon, time: "09:00"}   # optional; default Monday 09:00 ("HH:MM", quoted)
     environments:
@@ -35,10 +35,13 @@ users. Every section is optional; objects the file does not name are left as the
     users:
       - {id: U0ALICE001, role: admin, name: alice, team: payments}   # name and team optional
 
-Durations are whole numbers with a unit: ``90m``, ``24h``, ``2d``, ``1h30m`` (s, m, h, d, w); stage
-timeouts run from 1s to 24h (default 10m). Problems are reported as ``location: what is wrong`` with
-the file's own keys and list positions (``services[1].channel``); YAML syntax errors as
-``FILE:LINE:COL: ...``.
+Applying is idempotent and all or nothing. For the objects it names the file is the truth: a key left
+out takes its default, except a user's name and team and an environment's webhook secret, which keep
+the stored value. Durations are whole numbers with a unit: ``90m``, ``24h``, ``2d``, ``1h30m`` (s, m,
+h, d, w); stage timeouts run from 1s to 24h (default 10m). Problems are reported as
+``location: what is wrong`` with the file's own keys and list positions (``services[1].channel``);
+YAML syntax errors as ``FILE:LINE:COL: ...``. References to teams and environments that the file does
+not declare are checked against the database when the file is applied.
 """
 
 from __future__ import annotations

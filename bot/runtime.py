@@ -116,6 +116,7 @@ class Runtime:
             default_role=self.settings.default_role,
             source=self.source,
             wake_delivery=self.delivery.wake,
+            slack=self.client,
         )
         self.bolt = build_bolt_app(client=self.client, signing_secret=self.signing_secret, deps=self.deps)
         if deliver:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import commands
+from handlers import actions, commands
 from handlers.deps import Deps
 
 
@@ -22,4 +22,5 @@ def build_bolt_app(*, client: AsyncWebClient, signing_secret: str | None, deps: 
         ssl_check_enabled=True,
     )
     commands.register(app, deps)
+    actions.register(app, deps)
     return app

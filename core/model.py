@@ -200,11 +200,23 @@ class Deployment:
     idempotency_key: str | None = None
     kind: str = "deploy"
     approvers: list[str] = field(default_factory=list)
+    expires_at: datetime | None = None
+    approved_at: datetime | None = None
+    status_reason: str | None = None
+    bypasses: list[dict[str, Any]] = field(default_factory=list)
+    rollback_of_id: int | None = None
     id: int | None = None
 
     @property
     def reference(self) -> str:
         return f"D-{self.id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_DEPLOYMENT_STATUSES
+
+    def bypass(self, kind: str) -> dict[str, Any] | None:
+        return next((b for b in self.bypasses if b.get("kind") == kind), None)
 
 
 @dataclass
@@ -219,6 +231,34 @@ class AuditEntry:
     id: int | None = None
     hash: str | None = None
     prev_hash: str | None = None
+
+    @property
+    def reference(self) -> str:
+        return f"A-{self.id}"
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which audit entries to read; every given field must match (None matches everything).
+
+    ``service`` matches entries about the service itself, entries whose details name it, and entries
+    about its releases and deployments; ``action`` is a prefix (``deployment`` matches
+    ``deployment.request``); ``since`` is inclusive.
+    """
+
+    service: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeploymentSignoff:
+    """Who asked for a deployment, who approved it, and which rules were bypassed on the way."""
+
+    requester: str
+    approvers: list[str] = field(default_factory=list)
+    bypasses: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -20,6 +20,7 @@ class Permission(StrEnum):
     LOCK = "lock environments"
     UNLOCK = "unlock environments"
     FREEZE = "freeze environments"
+    BREAK_LOCK = "break someone else's lock"
     MANAGE_CONFIG = "manage configuration (teams, services, environments, users, policies)"
     READ_AUDIT = "read the audit log"
     EXPORT_AUDIT = "export the audit log"

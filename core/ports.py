@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
@@ -10,9 +10,12 @@ from typing import Any, Protocol
 from core.model import (
     Approval,
     AuditEntry,
+    AuditFilter,
     Deployment,
+    DeploymentSignoff,
     DeploymentStatus,
     Environment,
+    Freeze,
     FreezeWindow,
     Lock,
     Notification,
@@ -99,10 +102,52 @@ class LockRepository(Protocol):
 
     async def list_active(self, *, now: datetime) -> Sequence[Lock]: ...
 
+    async def holding(self, environment: str, service: str | None, *, now: datetime) -> Lock | None:
+        """The unreleased, unexpired lock on exactly this scope (the whole environment when ``service`` is None)."""
+        ...
+
+    async def add(self, lock: Lock) -> Lock:
+        """Insert; raises ``core.errors.Conflict`` when the scope already has an unreleased lock."""
+        ...
+
+    async def release(self, lock_id: int, *, by: str, now: datetime) -> bool:
+        """Conditional update: True only for the one caller that released it."""
+        ...
+
+    async def release_expired(
+        self, *, now: datetime, environment: str | None = None, service: str | None = None
+    ) -> Sequence[Lock]:
+        """Release locks whose time is up (all, or only the scope named); returns those this caller released."""
+        ...
+
+    async def claim_reminders(self, *, now: datetime, until: datetime) -> Sequence[Lock]:
+        """Mark unreminded locks expiring in (now, until] as reminded; returns those this caller marked."""
+        ...
+
 
 class FreezeRepository(Protocol):
     async def windows_at(self, environment: str, *, now: datetime) -> Sequence[FreezeWindow]:
         """Freeze windows (one-off and recurring occurrences) of the environment that contain ``now``."""
+        ...
+
+    async def get(self, freeze_id: int) -> Freeze | None: ...
+
+    async def current(self, *, now: datetime, environment: str | None = None) -> Sequence[Freeze]:
+        """Freezes not cancelled: one-off ones that have not ended, and every recurring one."""
+        ...
+
+    async def add(self, freeze: Freeze) -> Freeze: ...
+
+    async def cancel(self, freeze_id: int, *, by: str, now: datetime) -> bool:
+        """Conditional update: True only for the one caller that cancelled it."""
+        ...
+
+    async def upsert_recurring(self, freeze: Freeze) -> bool:
+        """Insert or update the recurring freeze keyed by (environment, cron); returns whether anything changed."""
+        ...
+
+    async def recurring(self, environment: str | None = None) -> Sequence[Freeze]:
+        """Recurring freezes not cancelled (the ones configuration manages)."""
         ...
 
 
@@ -116,6 +161,14 @@ class ApprovalRepository(Protocol):
 
 class AuditRepository(Protocol):
     async def append(self, entry: AuditEntry) -> AuditEntry: ...
+
+    async def search(self, where: AuditFilter, *, limit: int, before_id: int | None = None) -> Sequence[AuditEntry]:
+        """Entries matching ``where``, newest first; ``before_id`` pages on past the last one seen."""
+        ...
+
+    async def signoffs(self, deployment_ids: Collection[int]) -> Mapping[int, DeploymentSignoff]:
+        """Requester, approvers and bypasses of each of these deployments that exists."""
+        ...
 
 
 class SlackMessageRef(Protocol):

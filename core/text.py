@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from core.errors import Invalid
 
@@ -95,3 +96,26 @@ def truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: max(0, limit - 1)] + "…"
+
+
+def slack_date(value: datetime) -> str:
+    """A date Slack shows in the reader's own time zone, with a UTC fallback."""
+    epoch = int(value.timestamp())
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{value.strftime('%Y-%m-%d %H:%M UTC')}>"
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def clock_time(value: datetime, since: datetime) -> str:
+    """A moment in UTC, as short as ``since`` allows: ``18:00 UTC`` the same day, ``Mon 09:00 UTC`` within
+    the week after, ``Mon 23 Nov 2026 09:00 UTC`` otherwise."""
+    value, since = value.astimezone(UTC), since.astimezone(UTC)
+    hour = f"{value:%H:%M} UTC"
+    if value.date() == since.date():
+        return hour
+    weekday = _WEEKDAYS[value.weekday()]
+    if timedelta(0) < value - since < timedelta(days=6):
+        return f"{weekday} {hour}"
+    return f"{weekday} {value.day} {_MONTHS[value.month - 1]} {value.year} {hour}"

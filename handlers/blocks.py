@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from core.deployments import ServiceStatus
+from core.deployment_views import ServiceStatus
 from core.model import Deployment, DeploymentStatus, Environment, Notification, Release
 from core.syntax import Verb
-from core.text import channel_link, escape, mention, truncate
+from core.text import channel_link, escape, truncate
 from handlers import ids
 
 Block = dict[str, Any]
@@ -110,24 +110,6 @@ def status_table(environments: list[Environment], services: list[ServiceStatus])
     return "\n".join(lines_for_text), blocks
 
 
-def deployment_status(data: dict[str, Any]) -> Rendered:
-    status = str(data.get("status", ""))
-    icon = STATUS_ICONS.get(status, "")
-    service, version, env = escape(data["service"]), escape(data["version"]), escape(data["environment"])
-    title = f"{icon} {data['reference']}: *{service}* `{version}` → *{env}*: {status.replace('_', ' ')}"
-    previous = data.get("previous_version")
-    details = [f"Requested by {mention(str(data['requested_by']))}"]
-    details.append(f"previously `{escape(previous)}`" if previous else "first deployment to this environment")
-    if data.get("commit"):
-        details.append(f"commit `{escape(str(data['commit'])[:12])}`")
-    blocks: list[Block] = [section(title, f"deployment:{data['reference']}")]
-    if data.get("notes"):
-        blocks.append(section(f">{escape(truncate(str(data['notes']), 1000))}"))
-    blocks.append(context(" · ".join(details)))
-    text = f"{data['reference']}: {data['service']} {data['version']} to {data['environment']}: {status}"
-    return escape(text), blocks
-
-
 def not_in_channel_note(data: dict[str, Any]) -> Rendered:
     text = (
         f":warning: I couldn't post in {channel_link(str(data['channel']))} ({escape(str(data['error']))}), "
@@ -137,7 +119,6 @@ def not_in_channel_note(data: dict[str, Any]) -> Rendered:
 
 
 RENDERERS = {
-    ids.DEPLOYMENT_STATUS: deployment_status,
     ids.NOT_IN_CHANNEL_NOTE: not_in_channel_note,
 }
 
@@ -154,3 +135,8 @@ def with_fallback_note(rendered: Rendered, original_channel: str) -> Rendered:
     text, blocks = rendered
     note = context(f":information_source: Meant for {channel_link(original_channel)}, where I am not a member.")
     return text, [*blocks[:49], note]
+
+
+def plain(mrkdwn: str) -> str:
+    """Strip mrkdwn emphasis for a place that shows plain text (a form's error line)."""
+    return mrkdwn.replace("*", "").replace("`", "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

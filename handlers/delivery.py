@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from core.model import Notification
 from core.ports import Clock, UnitOfWorkFactory
-from handlers import blocks, ids
+from handlers import blocks, ids, rendering
 
 log = structlog.get_logger(__name__)
 
@@ -126,6 +126,9 @@ class DeliveryWorker:
         except _NotReady as reason:
             await self._retry(notification, str(reason), delay=1.0, count=False)
             return
+        except _Gone as reason:
+            await self._retry(notification, str(reason), delay=0, give_up=True)
+            return
         except SlackApiError as error:
             await self._failed(notification, error)
             return
@@ -139,7 +142,10 @@ class DeliveryWorker:
             await uow.commit()
 
     async def _send(self, notification: Notification, channel: str | None = None) -> tuple[str, str]:
-        text, message_blocks = blocks.render(notification)
+        rendered = await rendering.render(self.uow, notification)
+        if rendered is None:
+            raise _Gone(f"{notification.kind}: nothing left to show")
+        text, message_blocks = rendered
         target = channel or notification.channel
         if channel is not None:
             text, message_blocks = blocks.with_fallback_note((text, message_blocks), notification.channel)
@@ -244,4 +250,8 @@ class DeliveryWorker:
 
 
 class _NotReady(Exception):
+    pass
+
+
+class _Gone(Exception):
     pass

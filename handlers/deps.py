@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from slack_sdk.web.async_client import AsyncWebClient
+
 from core.model import Role, Source
 from core.ports import Clock, UnitOfWorkFactory
 from handlers.tasks import TaskTracker
@@ -19,3 +21,5 @@ class Deps:
     source: Source = Source.SLACK
     tasks: TaskTracker = field(default_factory=TaskTracker)
     wake_delivery: Callable[[], None] = lambda: None
+    # For work that answers beyond the reply itself (a file sent to someone's DMs).
+    slack: AsyncWebClient | None = None

@@ -5,5 +5,17 @@ COMMAND = "/release"
 # Notification kinds rendered by handlers.blocks.
 DEPLOYMENT_STATUS = "deployment.status"
 NOT_IN_CHANNEL_NOTE = "admin.not_in_channel"
+LOCK_NOTICE = "lock.notice"  # to the affected channels
+LOCK_DIRECT = "lock.direct"  # to the lock's owner
+FREEZE_NOTICE = "freeze.notice"
 
 BLOCK_REPLY = "reply"
+
+# Deployment cards and buttons.
+DEPLOYMENT_OUTCOME = "deployment.outcome"
+ACTION_APPROVE = "deployment_approve"
+ACTION_REJECT = "deployment_reject"
+BLOCK_DECISION = "deployment_decision"
+VIEW_REJECT = "deployment_reject_reason"
+BLOCK_REASON = "reason"
+ACTION_REASON = "reason_input"

@@ -121,4 +121,7 @@ def _install_sqlite_hooks(engine: AsyncEngine, *, wal: bool) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Connection) -> None:
         if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            connection.exec_driver_sql("BEGIN")
+            # IMMEDIATE takes the write lock up front: a transaction that reads and then writes would
+            # otherwise fail with "database is locked" when another process (a second replica or a CLI
+            # command) writes in between, since SQLite cannot wait to upgrade a read lock.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

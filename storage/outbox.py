@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core.model import Notification, OutboxStatus
 from storage.rows import OutboxRow, SlackMessageRow
@@ -61,6 +62,9 @@ class OutboxRepository:
 
     async def claim(self, *, worker: str, now: datetime, lease: timedelta, limit: int) -> Sequence[Notification]:
         """Claim due messages; a claim held by another worker is skipped until its lease ends."""
+        # Messages of one evolving Slack message go out one at a time, in order: an update must not be
+        # claimed while an earlier notification with the same key (perhaps the post itself) is unsent.
+        earlier = aliased(OutboxRow)
         candidates = (
             (
                 await self.session.execute(
@@ -69,6 +73,11 @@ class OutboxRepository:
                         OutboxRow.status == OutboxStatus.PENDING.value,
                         OutboxRow.next_attempt_at <= now,
                         or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+                        ~exists().where(
+                            earlier.message_key == OutboxRow.message_key,
+                            earlier.id < OutboxRow.id,
+                            earlier.status == OutboxStatus.PENDING.value,
+                        ),
                     )
                     .order_by(OutboxRow.id)
                     .limit(limit)

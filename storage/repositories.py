@@ -333,6 +333,11 @@ class DeploymentRepository:
             finished_at=row.finished_at,
             idempotency_key=row.idempotency_key,
             kind=row.kind,
+            expires_at=row.expires_at,
+            approved_at=row.approved_at,
+            status_reason=row.status_reason,
+            bypasses=list(row.bypasses or []),
+            rollback_of_id=row.rollback_of_id,
             id=row.id,
         )
 
@@ -376,8 +381,11 @@ class DeploymentRepository:
             started_at=deployment.started_at,
             finished_at=deployment.finished_at,
             idempotency_key=deployment.idempotency_key,
+            expires_at=deployment.expires_at,
+            status_reason=deployment.status_reason,
+            rollback_of_id=deployment.rollback_of_id,
             cancel_requested=False,
-            bypasses=[],
+            bypasses=list(deployment.bypasses),
         )
         try:
             async with self.session.begin_nested():

@@ -8,7 +8,10 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.approvals import ApprovalRepository
 from storage.audit import AuditRepository
+from storage.freezes import FreezeRepository
+from storage.locks import LockRepository
 from storage.outbox import OutboxRepository
 from storage.repositories import (
     DeploymentRepository,
@@ -42,6 +45,9 @@ class SqlUnitOfWork:
         self.audit = AuditRepository(self.session)
         self.outbox = OutboxRepository(self.session, now=self._clock())
         self.requests = RequestLedger(self.session)
+        self.locks = LockRepository(self.session)
+        self.freezes = FreezeRepository(self.session)
+        self.approvals = ApprovalRepository(self.session)
         return self
 
     async def __aexit__(

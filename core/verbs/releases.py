@@ -27,6 +27,7 @@ class Deploy(Command):
     version: str
     environment: str
     dry_run: bool = False
+    override_freeze: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Status(Command):
 
 HELP = "/release help"
 CREATE = "/release create <service> <version> [commit <sha>] [notes <text>]"
-DEPLOY = "/release deploy <service> <version> to <env> [--dry-run]"
+DEPLOY = "/release deploy <service> <version> to <env> [--dry-run] [--override-freeze <reason>]"
 STATUS = "/release status [service]"
 
 
@@ -68,8 +69,13 @@ def parse_deploy(tokens: list[str]) -> Command:
     if keyword.lower() != "to":
         raise args.fail(f"Expected `to` before the environment, got {shown(keyword)}.")
     env = name(args.take("the environment"), "environment", args)
-    args.done()
-    return Deploy(service, ver, env, dry_run)
+    override = None
+    if args.more():
+        flag = args.take("`--override-freeze <reason>`")
+        if flag.lower() != "--override-freeze":
+            raise args.fail(f"Unexpected {shown(flag)}.")
+        override = args.rest("reason for overriding the freeze")
+    return Deploy(service, ver, env, dry_run, override)
 
 
 def parse_status(tokens: list[str]) -> Command:

@@ -10,22 +10,27 @@ import structlog
 from slack_bolt.async_app import AsyncApp
 
 from core import grammar
-from core.actors import resolve_actor
-from core.audit import record
-from core.errors import DuplicateRequest, PermissionDenied, ReleasebotError
-from core.model import Actor
+from core.errors import ReleasebotError
 from core.syntax import Command
 from handlers import blocks, ids
-from handlers.commands import configuration, releases
-from handlers.commands.context import CommandContext, Registry
+from handlers import perform as perform_module
+from handlers.commands import approvals, audit, configuration, locks, releases
+from handlers.context import CommandContext, Registry
 from handlers.deps import Deps
+from handlers.perform import perform
 
 log = structlog.get_logger(__name__)
 
 Respond = Callable[..., Awaitable[Any]]
 
 
-HANDLERS: Registry = {**releases.HANDLERS, **configuration.HANDLERS}
+HANDLERS: Registry = {
+    **releases.HANDLERS,
+    **approvals.HANDLERS,
+    **locks.HANDLERS,
+    **audit.HANDLERS,
+    **configuration.HANDLERS,
+}
 
 
 async def _dispatch(ctx: CommandContext, command: Command) -> blocks.Rendered:
@@ -33,20 +38,6 @@ async def _dispatch(ctx: CommandContext, command: Command) -> blocks.Rendered:
     if handler is None:
         raise AssertionError(f"no handler for {type(command).__name__}")
     return await handler(ctx, command)
-
-
-async def _audit_denial(deps: Deps, actor: Actor, error: PermissionDenied, text: str, request_id: str) -> None:
-    async with deps.uow() as uow:
-        await record(
-            uow,
-            actor=actor,
-            action="permission.denied",
-            target=None,
-            now=deps.clock(),
-            request_id=request_id,
-            details={"command": text[:500], "reason": error.message},
-        )
-        await uow.commit()
 
 
 async def run_command(
@@ -63,40 +54,12 @@ async def run_command(
         command = grammar.parse(text)
     except ReleasebotError as error:
         return blocks.reply(error.render())
-    actor: Actor | None = None
-    try:
-        async with deps.uow() as uow:
-            actor = await resolve_actor(
-                uow,
-                user_id=user_id,
-                admins=deps.admins,
-                default_role=deps.default_role,
-                source=deps.source,
-                name=user_name,
-            )
-            await uow.requests.claim(f"{deps.source.value}:{request_id}", now=deps.clock())
-            ctx = CommandContext(
-                uow=uow, actor=actor, deps=deps, request_id=request_id, now=deps.clock(), body=body or {}
-            )
-            rendered = await _dispatch(ctx, command)
-            await uow.commit()
-    except DuplicateRequest:
-        log.info("repeated request ignored", request_id=request_id)
-        return None
-    except PermissionDenied as error:
-        assert actor is not None
-        await _audit_denial(deps, actor, error, text, request_id)
-        return blocks.reply(error.render())
-    except ReleasebotError as error:
-        return blocks.reply(error.render())
-    deps.wake_delivery()
-    return rendered
 
+    async def work(ctx: CommandContext) -> blocks.Rendered:
+        return await _dispatch(ctx, command)
 
-def unexpected_error_reply(error_id: str) -> blocks.Rendered:
-    return blocks.reply(
-        f":warning: Something went wrong on my side and nothing was changed. Error id `{error_id}`: "
-        "give it to your releasebot admin."
+    return await perform(
+        deps, user_id=user_id, request_key=request_id, what=text, work=work, user_name=user_name, body=body
     )
 
 
@@ -114,7 +77,7 @@ async def answer(deps: Deps, body: dict[str, Any], respond: Respond) -> None:
     except Exception:
         error_id = uuid.uuid4().hex[:12]
         log.exception("command failed", error_id=error_id, request_id=request_id)
-        rendered = unexpected_error_reply(error_id)
+        rendered = perform_module.unexpected_error_reply(error_id)
     if rendered is None:
         return
     text, reply_blocks = rendered

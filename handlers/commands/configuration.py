@@ -6,7 +6,7 @@ from core import configuration
 from core.text import channel_link, escape, mention
 from core.verbs import configuration as verbs
 from handlers import blocks
-from handlers.commands.context import CommandContext, Registry
+from handlers.context import CommandContext, Registry
 
 
 def _saved(changed: bool) -> str:

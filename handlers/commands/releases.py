@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from core import deployments, grammar, releases
+from core import deployment_views, deployments, grammar, releases
 from core.permissions import can
 from core.verbs import releases as verbs
 from handlers import blocks
-from handlers.commands.context import CommandContext, Registry
+from handlers.context import CommandContext, Registry
 
 
 async def show_help(ctx: CommandContext, _: verbs.Help) -> blocks.Rendered:
@@ -44,7 +44,7 @@ async def deploy(ctx: CommandContext, command: verbs.Deploy) -> blocks.Rendered:
 
 
 async def status(ctx: CommandContext, command: verbs.Status) -> blocks.Rendered:
-    environments, statuses = await deployments.status(ctx.uow, actor=ctx.actor, service=command.service)
+    environments, statuses = await deployment_views.status(ctx.uow, actor=ctx.actor, service=command.service)
     return blocks.status_table(environments, statuses)
 
 

@@ -19,7 +19,7 @@ from bot.settings import load_settings
 from bot.web import build_web_app
 from storage.rows import OutboxRow
 from tests.support import blockkit
-from tests.support.slack_requests import signed_headers, slash_command
+from tests.support.slack_requests import FORM, block_actions, signed_headers, slash_command, view_submission
 
 SECRET = "test-signing-secret-do-not-use"
 ADMIN = "U0ALICE001"
@@ -77,6 +77,35 @@ class Bot:
         _, answer = await self.command(text, user_id=user_id)
         assert answer is not None
         return str(answer["text"])
+
+    async def click(
+        self, action_id: str, value: str, *, user_id: str, channel: str, ts: str, action_ts: str | None = None
+    ) -> tuple[Reply, str]:
+        """Press a button of a message the bot posted; returns the HTTP reply and the response_url key."""
+        self._n += 1
+        key = f"click-{self._n}"
+        message = self.fake.message(channel, ts)
+        body = block_actions(
+            action_id,
+            value,
+            user_id=user_id,
+            channel_id=channel,
+            message_ts=ts,
+            blocks=message["blocks"],
+            response_url=self.fake.response_url(key),
+            action_ts=action_ts,
+        )
+        return await self.post(body, signed_headers(body, SECRET, content_type=FORM)), key
+
+    async def ephemeral(self, key: str) -> str:
+        calls = await self.fake.wait_for("response_url", lambda c: c.args.get("response_url_id") == key)
+        return str(calls[0].args["text"])
+
+    async def submit(
+        self, callback_id: str, values: dict[str, Any], *, user_id: str, view: dict[str, Any], private_metadata: str
+    ) -> Reply:
+        body = view_submission(callback_id, values, user_id=user_id, view=view, private_metadata=private_metadata)
+        return await self.post(body, signed_headers(body, SECRET, content_type=FORM))
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until the work after each ack is done and no notification is left undelivered."""

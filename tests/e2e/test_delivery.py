@@ -72,7 +72,7 @@ async def test_undelivered_messages_are_sent_after_a_restart(database_url: str, 
     runtime, server = await start_bot(database_url, fake, deliver=True)
     try:
         posts = await fake.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "C0PAYMENTS1")
-        assert posts[0].args["text"] == "D-1: payments-api v1 to staging: success"
+        assert posts[0].args["text"] == "D-1: payments-api v1 to staging: deployed"
     finally:
         await server.close()
         await runtime.stop()
@@ -89,4 +89,6 @@ async def test_two_workers_deliver_each_message_once(configured: Bot) -> None:
     for _ in range(2):
         await asyncio.gather(*(worker.deliver_due() for worker in workers))
     posts = [c for c in bot.fake.calls_to("chat.postMessage") if c.args.get("channel") == "C0PAYMENTS1"]
-    assert sorted(p.args["text"] for p in posts) == [f"D-{n}: payments-api v{n} to staging: success" for n in (1, 2, 3)]
+    assert sorted(p.args["text"] for p in posts) == [
+        f"D-{n}: payments-api v{n} to staging: deployed" for n in (1, 2, 3)
+    ]

@@ -31,7 +31,7 @@ async def test_create_and_deploy_posts_to_the_service_channel(configured: Bot) -
         "Posted in <#C0PAYMENTS1>."
     )
     posts = await bot.fake.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "C0PAYMENTS1")
-    assert posts[0].args["text"] == "D-1: payments-api v1.4.2 to staging: success"
+    assert posts[0].args["text"] == "D-1: payments-api v1.4.2 to staging: deployed"
     async with bot.runtime.uow() as work:
         deployment = await work.deployments.get(1)
         assert deployment is not None
@@ -54,7 +54,7 @@ async def test_second_deploy_reports_the_previous_version_and_updates_nothing_el
     await bot.settle()
     posts = bot.fake.calls_to("chat.postMessage")
     assert len([p for p in posts if p.args.get("channel") == "C0PAYMENTS1"]) == 2
-    assert "previously `v1`" in json.dumps(posts[-1].args["blocks"])
+    assert "`v1` \\u2192 `v2`" in json.dumps(posts[-1].args["blocks"])
 
 
 async def test_unsigned_badly_signed_and_stale_requests_are_refused(configured: Bot) -> None:

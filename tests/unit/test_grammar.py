@@ -40,7 +40,10 @@ def test_deploy_needs_to_before_the_environment() -> None:
     with pytest.raises(UsageError) as caught:
         grammar.parse("deploy payments-api v1 into staging")
     assert caught.value.message == "Expected `to` before the environment, got `into`."
-    assert caught.value.hint == "Usage: `/release deploy <service> <version> to <env> [--dry-run]`"
+    assert (
+        caught.value.hint
+        == "Usage: `/release deploy <service> <version> to <env> [--dry-run] [--override-freeze <reason>]`"
+    )
 
 
 def test_deploy_with_missing_environment_says_what_is_missing() -> None:

@@ -24,6 +24,15 @@ class CommandContext:
     request_id: str
     now: datetime
     body: dict[str, Any] = field(default_factory=dict)
+    follow_ups: list[FollowUp] = field(default_factory=list)
+
+    def after_commit(self, follow_up: FollowUp) -> None:
+        """Run ``follow_up`` once the work has committed (Slack calls must not hold the transaction open);
+        the reply it returns replaces the work's own."""
+        self.follow_ups.append(follow_up)
+
+
+FollowUp = Callable[[], Awaitable[Rendered]]
 
 
 CommandHandler = Callable[[CommandContext, Any], Awaitable[Rendered]]

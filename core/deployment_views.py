@@ -1,0 +1,105 @@
+"""Read models: what runs where, and everything one deployment's message shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.deployments import find_environment
+from core.model import (
+    Actor,
+    Approval,
+    ApprovalDecision,
+    Deployment,
+    Environment,
+    Release,
+    Service,
+)
+from core.permissions import Permission, require
+from core.policies import describe_approvers
+from core.ports import UnitOfWork
+from core.releases import find_service
+
+SECOND_ADMIN = "freeze_second_admin"
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    service: Service
+    current: dict[str, Deployment]
+    active: dict[str, Deployment]
+
+
+async def status(
+    uow: UnitOfWork, *, actor: Actor, service: str | None
+) -> tuple[list[Environment], list[ServiceStatus]]:
+    """The version running in each environment, per service, and any deployment in progress."""
+    require(actor, Permission.VIEW)
+    environments = sorted(await uow.environments.list(), key=lambda e: (e.order, e.name))
+    services = [await find_service(uow, service)] if service else [s for s in await uow.services.list() if s.active]
+    current = await uow.deployments.current_versions(service)
+    active = await uow.deployments.active_list(service)
+    return environments, [
+        ServiceStatus(
+            svc,
+            {d.environment: d for d in current if d.service == svc.name},
+            {d.environment: d for d in active if d.service == svc.name},
+        )
+        for svc in sorted(services, key=lambda s: s.name)
+    ]
+
+
+@dataclass
+class DeploymentView:
+    """Everything the deployment's evolving message shows, read at the moment it is rendered."""
+
+    deployment: Deployment
+    environment: Environment
+    release: Release | None
+    previous_version: str | None
+    approvals: list[Approval] = field(default_factory=list)
+    rejections: list[Approval] = field(default_factory=list)
+    approvers_text: str = ""
+
+    @property
+    def admin_approval_missing(self) -> bool:
+        """A freeze override also needs an approval from a second admin."""
+        needs = self.deployment.bypass("freeze") is not None
+        return needs and not any(a.bypass == SECOND_ADMIN for a in self.approvals)
+
+    @property
+    def approvals_needed(self) -> int:
+        missing = max(0, self.environment.policy.approvals - len(self.approvals))
+        if self.admin_approval_missing and missing == 0:
+            missing = 1
+        return missing
+
+
+async def previous_version(uow: UnitOfWork, deployment: Deployment) -> str | None:
+    """The version that succeeded in the environment most recently before this deployment."""
+    history = await uow.deployments.search(service=deployment.service, environment=deployment.environment, limit=200)
+    for earlier in history:
+        if (
+            earlier.id is not None
+            and deployment.id is not None
+            and earlier.id < deployment.id
+            and (earlier.status.value == "success")
+        ):
+            return earlier.version
+    return None
+
+
+async def describe_deployment(uow: UnitOfWork, deployment_id: int) -> DeploymentView | None:
+    deployment = await uow.deployments.get(deployment_id)
+    if deployment is None:
+        return None
+    environment = await find_environment(uow, deployment.environment)
+    decisions = list(await uow.approvals.for_deployment(deployment_id))
+    return DeploymentView(
+        deployment=deployment,
+        environment=environment,
+        release=await uow.releases.get(deployment.service, deployment.version),
+        previous_version=await previous_version(uow, deployment),
+        approvals=[a for a in decisions if a.decision is ApprovalDecision.APPROVED],
+        rejections=[a for a in decisions if a.decision is ApprovalDecision.REJECTED],
+        approvers_text=describe_approvers(environment),
+    )

@@ -1,0 +1,41 @@
+"""From an outbox notification to Slack text and blocks. Most kinds render from the data stored with the
+notification; a deployment's evolving message renders from the store at delivery time, so that every
+update shows the latest state, however the notifications interleave."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from core.deployment_views import describe_deployment
+from core.model import Notification
+from core.ports import UnitOfWorkFactory
+from handlers import blocks, cards, ids, notices
+
+LiveRenderer = Callable[[UnitOfWorkFactory, dict[str, Any]], Awaitable[blocks.Rendered | None]]
+
+
+async def _deployment(uow_factory: UnitOfWorkFactory, data: dict[str, Any]) -> blocks.Rendered | None:
+    async with uow_factory() as uow:
+        view = await describe_deployment(uow, int(data["deployment_id"]))
+    return cards.deployment_message(view) if view is not None else None
+
+
+LIVE: dict[str, LiveRenderer] = {ids.DEPLOYMENT_STATUS: _deployment}
+STATIC: dict[str, Callable[[dict[str, Any]], blocks.Rendered]] = {
+    ids.DEPLOYMENT_OUTCOME: cards.outcome_message,
+    ids.LOCK_NOTICE: notices.lock_notice,
+    ids.LOCK_DIRECT: notices.lock_direct,
+    ids.FREEZE_NOTICE: notices.freeze_notice,
+}
+
+
+async def render(uow_factory: UnitOfWorkFactory, notification: Notification) -> blocks.Rendered | None:
+    """None when there is nothing left to show (the subject no longer exists)."""
+    live = LIVE.get(notification.kind)
+    if live is not None:
+        return await live(uow_factory, notification.data)
+    static = STATIC.get(notification.kind)
+    if static is not None:
+        return static(notification.data)
+    return blocks.render(notification)
