@@ -118,20 +118,19 @@ async def lock_scope(
     env, svc = await _scope(uow, environment, service)
     service_name = svc.name if svc else None
     await _release_expired(uow, actor=actor, now=now, environment=env, service=service_name)
-    existing = await uow.locks.holding(env, service_name, now=now)
-    if existing is not None:
-        raise _already_locked(existing, actor)
     expires_at = now + timedelta(seconds=duration_s) if duration_s else None
-    candidate = Lock(
-        environment=env, owner=actor.user_id, created_at=now, service=service_name, reason=reason, expires_at=expires_at
+    lock = await _add_or_refuse(
+        uow,
+        Lock(
+            environment=env,
+            owner=actor.user_id,
+            created_at=now,
+            service=service_name,
+            reason=reason,
+            expires_at=expires_at,
+        ),
+        actor,
     )
-    try:
-        lock = await uow.locks.add(candidate)
-    except Conflict:
-        winner = await uow.locks.holding(env, service_name, now=now)
-        if winner is None:
-            raise
-        raise _already_locked(winner, actor) from None
     await audit.record(
         uow,
         actor=actor,
@@ -143,6 +142,20 @@ async def lock_scope(
     )
     await _announce(uow, lock, svc, "locked")
     return lock
+
+
+async def _add_or_refuse(uow: UnitOfWork, candidate: Lock, actor: Actor) -> Lock:
+    """Check, then insert; when another session won the race, the unique index refuses and we name the winner."""
+    existing = await uow.locks.holding(candidate.environment, candidate.service, now=candidate.created_at)
+    if existing is not None:
+        raise _already_locked(existing, actor)
+    try:
+        return await uow.locks.add(candidate)
+    except Conflict:
+        winner = await uow.locks.holding(candidate.environment, candidate.service, now=candidate.created_at)
+        if winner is None:
+            raise
+        raise _already_locked(winner, actor) from None
 
 
 def _iso(value: datetime | None) -> str | None:

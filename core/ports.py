@@ -121,7 +121,9 @@ class LockRepository(Protocol):
         ...
 
     async def claim_reminders(self, *, now: datetime, until: datetime) -> Sequence[Lock]:
-        """Mark unreminded locks expiring in (now, until] as reminded; returns those this caller marked."""
+        """Mark unreminded locks expiring in (now, until] as reminded; returns those this caller marked.
+
+        A lock no longer than ``until - now`` in all is skipped: it was taken already inside the window."""
         ...
 
 

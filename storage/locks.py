@@ -153,7 +153,9 @@ class LockRepository:
         )
         claimed = []
         for lock in await self._many(query):
-            assert lock.id is not None
+            assert lock.id is not None and lock.expires_at is not None
+            if lock.expires_at - lock.created_at <= until - now:
+                continue  # the whole lock fits in the reminder window: nothing to remind of
             unreminded = LockRow.reminded_at.is_(None) & LockRow.released_at.is_(None)
             if await self._conditional(lock.id, unreminded, reminded_at=now):
                 claimed.append(lock)
