@@ -24,7 +24,7 @@ def entry_hash(entry: AuditEntry, prev_hash: str | None) -> str:
             "action": entry.action,
             "target": entry.target,
             "details": entry.details,
-            "source": entry.source.value,
+            "source": getattr(entry.source, "value", entry.source),
             "request_id": entry.request_id,
         },
         sort_keys=True,

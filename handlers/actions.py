@@ -14,6 +14,7 @@ from core import approvals
 from core.errors import ReleasebotError
 from core.text import parse_reference
 from handlers import blocks, cards, ids
+from handlers.audit_trail import audit_click
 from handlers.commands.approvals import decision_reply
 from handlers.context import CommandContext
 from handlers.deps import Deps
@@ -38,6 +39,7 @@ async def _reply(respond: Respond, rendered: blocks.Rendered | None) -> None:
 
 
 async def on_approve(deps: Deps, body: dict[str, Any], respond: Respond) -> None:
+    await audit_click(deps, body)
     value, click_id = _clicked(body)
     user = body.get("user") or {}
 
@@ -61,11 +63,12 @@ async def on_approve(deps: Deps, body: dict[str, Any], respond: Respond) -> None
 
 
 async def on_reject_click(deps: Deps, body: dict[str, Any], client: AsyncWebClient, respond: Respond) -> None:
-    """Open the reason modal straight away: a trigger_id lives 3 seconds."""
+    """Open the reason modal straight away (a trigger_id lives 3 seconds), then record the click."""
     value, _ = _clicked(body)
     try:
         parse_reference(value, "D")
         await client.views_open(trigger_id=body["trigger_id"], view=cards.reject_modal(value))
+        await audit_click(deps, body)
     except (ReleasebotError, SlackApiError, KeyError) as error:
         log.warning("reject modal not opened", error=repr(error))
         await _reply(
