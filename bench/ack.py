@@ -45,7 +45,7 @@ CLIENT_TIMEOUT_S = 5.0
 START_TIMEOUT_S = 90.0
 DRAIN_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
-BUSY_LOAD = 1.0  # 1-minute load average above which other work is assumed to have skewed the run
+BUSY_SHARE = 0.05  # CPU share of other processes during the run above which the figures are called noisy
 ROOT = Path(__file__).resolve().parent.parent
 
 # --- the servers (subprocesses) -----------------------------------------------------------------
@@ -57,12 +57,16 @@ async def _serve(kind: str, port_file: Path, database_url: str | None) -> None:
 
     configure_logging("WARNING", "text")
     replies: Counter[str] = Counter(replies=0, unexpected=0) if kind == "real" else Counter()
+    recorded: Counter[str] = Counter()
 
     def count(call: Call) -> None:
         if call.method == "response_url":
             text = str(call.args.get("text", ""))
             replies["replies"] += 1
             replies["unexpected"] += text.startswith(":warning:")
+        recorded["calls"] += 1
+        if recorded["calls"] % 100 == 0:
+            fake.clear()  # the fake records every call: keep that from growing the server's heap
 
     async with FakeSlack(on_call=count) as fake, contextlib.AsyncExitStack() as stack:
         if kind == "real":
@@ -299,7 +303,8 @@ async def _one(session: aiohttp.ClientSession, url: str, requests: Requests, due
 async def _offer(
     session: aiohttp.ClientSession, url: str, requests: Requests, rate: int, seconds: float
 ) -> tuple[list[tuple[str, float, float]], float]:
-    """Send ``rate * seconds`` requests on schedule; the samples and the time from start to last answer."""
+    """Send ``rate * seconds`` requests on schedule; the samples and the time until the last answer (at least
+    ``seconds``)."""
     loop = asyncio.get_running_loop()
     count = int(rate * seconds)
     t0 = loop.time() + 0.01
@@ -314,7 +319,7 @@ async def _offer(
     if not samples:
         return samples, seconds
     last_answer = max(i / rate + sample[2] for i, sample in enumerate(samples))
-    return samples, last_answer
+    return samples, max(seconds, last_answer)
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -401,26 +406,43 @@ async def _drain(session: aiohttp.ClientSession, target: Target) -> tuple[float,
 
 
 @contextlib.asynccontextmanager
-async def server(kind: str, workdir: Path, database_url: str | None) -> Any:
-    port_file = workdir / f"{kind}.port"
+async def server(kind: str, workdir: Path, database_url: str | None, logs: dict[str, Any]) -> Any:
+    """The ``kind`` server in a subprocess; its log goes to a file, summarised into ``logs[kind]`` at the end."""
+    port_file, log_file = workdir / f"{kind}.port", workdir / f"{kind}.log"
     command = [sys.executable, "-m", "bench.ack", "--serve", kind, "--port-file", str(port_file)]
     if database_url:
         command += ["--database-url", database_url]
-    env = {**os.environ, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
-    process = await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL)
+    env = {**os.environ, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    with log_file.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            *command, cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log
+        )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not port_file.exists():
-            if process.returncode is not None:
-                raise RuntimeError(f"the {kind} server exited with status {process.returncode} before listening")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the {kind} server did not listen within {START_TIMEOUT_S:.0f} s")
+            if process.returncode is not None or time.monotonic() > deadline:
+                tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-20:])
+                raise RuntimeError(f"the {kind} server did not start (status {process.returncode}):\n{tail}")
             await asyncio.sleep(0.1)
         info = json.loads(port_file.read_text())
         url = f"http://127.0.0.1:{info['port']}/slack/events"
         yield Target(kind, url, info["response_url_base"], process.pid)
     finally:
         await _terminate(process)
+        logs[kind] = _log_summary(log_file.read_text(errors="replace"))
+
+
+def _log_summary(text: str) -> dict[str, Any]:
+    """How many errors and warnings the server logged, with the first error and the last exception line."""
+    lines = text.splitlines()
+    errors = [line for line in lines if "[error" in line]
+    exceptions = [line for line in lines if line and not line[0].isspace() and "Error: " in line]
+    return {
+        "errors": len(errors),
+        "warnings": sum("[warning" in line for line in lines),
+        "first_error": errors[0].strip() if errors else None,
+        "last_exception": exceptions[-1].strip() if exceptions else None,
+    }
 
 
 async def _terminate(process: asyncio.subprocess.Process) -> None:
@@ -467,14 +489,15 @@ async def fresh_postgres(server_url: str) -> Any:
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, list[RateResult]] = {}
-    load_before = os.getloadavg()[0]
+    logs: dict[str, Any] = {}
+    cpu_before = _cpu_seconds()
     async with contextlib.AsyncExitStack() as stack:
         database_url, database = None, f"SQLite {sqlite3.sqlite_version} (fresh file in a temporary directory)"
         if args.database_url:
             database_url, database = await stack.enter_async_context(fresh_postgres(args.database_url))
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="releasebot-bench-")))
         for kind in ("bare", "real"):
-            async with server(kind, workdir, database_url if kind == "real" else None) as target:
+            async with server(kind, workdir, database_url if kind == "real" else None, logs) as target:
                 results[kind] = []
                 for rate in args.rates:
                     result = await run_rate(target, rate, args.seconds, args.warmup)
@@ -485,13 +508,37 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             "nproc": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "load_1min_before_after": [load_before, os.getloadavg()[0]],
+            "others_cpu_share": _others_share(cpu_before, _cpu_seconds()),
         },
         "database": database,
         "seconds_per_rate": args.seconds,
         "warmup_s": args.warmup,
         "results": {kind: [asdict(r) for r in rows] for kind, rows in results.items()},
+        "server_logs": logs,
     }
+
+
+def _cpu_seconds() -> tuple[float, float, float] | None:
+    """(now, busy CPU-seconds of the whole machine, of this process and its waited-for children), Linux only."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # all but idle and iowait
+    ours = sum(os.times()[:4])
+    return time.monotonic(), busy / os.sysconf("SC_CLK_TCK"), ours
+
+
+def _others_share(before: tuple[float, float, float] | None, after: tuple[float, float, float] | None) -> float | None:
+    """The share of the machine's CPU that processes other than the bench's used between two readings."""
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    others = (after[1] - before[1]) - (after[2] - before[2])
+    return max(0.0, others) / ((after[0] - before[0]) * (os.cpu_count() or 1))
+
+
+def _share(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.0%}"
 
 
 def _ms(value: float | None) -> str:
@@ -501,10 +548,8 @@ def _ms(value: float | None) -> str:
 def report(data: dict[str, Any]) -> str:
     machine = data["machine"]
     lines = [
-        f"machine: {machine['nproc']} cores, Python {machine['python']}, {machine['platform']}; 1-minute load "
-        "average {:.2f} before, {:.2f} after (other processes share these cores)".format(
-            *machine["load_1min_before_after"]
-        ),
+        f"machine: {machine['nproc']} cores, Python {machine['python']}, {machine['platform']}",
+        f"CPU used by other processes during the run: {_share(machine['others_cpu_share'])} of the machine",
         f"database (real app): {data['database']}",
         f"{data['seconds_per_rate']:g} s per rate after {data['warmup_s']:g} s warm-up; open loop, latency from "
         "the scheduled send time; commands alternate `create payments-api v<n>` and `status` as U0BOB00002",
@@ -525,8 +570,8 @@ def report(data: dict[str, Any]) -> str:
         for r in rows:
             s, loop = r["server"], r["loop"]
             background = (
-                f"{s['replies']} replies, {s['unexpected']} unexpected, left {s['tasks_left']} tasks "
-                f"{s['outbox_left']} outbox"
+                f"{s['replies']} replies (warm-up included), {s['unexpected']} unexpected errors, left "
+                f"{s['tasks_left']} tasks {s['outbox_left']} outbox"
                 if "replies" in s
                 else "-"
             )
@@ -537,11 +582,16 @@ def report(data: dict[str, Any]) -> str:
                 f"{_ms(loop.get('loop_lag_max_ms')):>8} {_ms(loop.get('gc_pause_max_ms')):>6} "
                 f"{r['drain_s']:>7.1f}  {background}"
             )
+    for kind, log in data["server_logs"].items():
+        if log["errors"] or log["warnings"]:
+            lines.append(f"{kind} server logged {log['errors']} errors and {log['warnings']} warnings")
+            lines += [f"  {key}: {log[key]}" for key in ("first_error", "last_exception") if log[key]]
     lines += ["", *verdict(data["results"])]
-    if max(machine["load_1min_before_after"]) > BUSY_LOAD:
+    share = machine["others_cpu_share"]
+    if share is not None and share > BUSY_SHARE:
         lines.append(
-            f"warning: the load average exceeded {BUSY_LOAD:g} on {machine['nproc']} cores: other processes competed "
-            "for the CPU and these figures are noisy; run again on a quiet machine"
+            f"warning: other processes used {_share(share)} of the CPU during the run: these figures are noisy; "
+            "run again on a quiet machine"
         )
     return "\n".join(lines)
 

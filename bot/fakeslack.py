@@ -10,7 +10,8 @@ call, and lets a caller wait for the calls it expects::
         (call,) = await fake.wait_for("chat.update", lambda c: c.args["ts"] == ts)
 
 Besides the Web API it serves response URLs (``fake.response_url(key)``, recorded as method
-``"response_url"``) and file upload URLs (recorded as method ``"upload_url"``).
+``"response_url"``) and file upload URLs (recorded as method ``"upload_url"``), and Socket Mode: see
+``bot.fakeslack_socket`` (``socket_send``, ``socket_wait_connected``, ``socket_disconnect``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.fakeslack_methods import HANDLERS, call_method, respond
+from bot.fakeslack_methods import APP_LEVEL_METHODS, APP_TOKEN_PREFIX, HANDLERS, call_method, respond
+from bot.fakeslack_socket import SOCKET_PATH, SocketMode
 from bot.fakeslack_state import BOT_ID, BOT_USER_ID, TEAM_ID, Channel, SlackError, Validator, Workspace
 
 __all__ = ["BOT_ID", "BOT_USER_ID", "TEAM_ID", "Call", "Channel", "FakeSlack", "SlackError", "Validator"]
@@ -117,6 +119,7 @@ class FakeSlack:
         self._response_urls: dict[str, tuple[str | None, str | None]] = {}
         self._runner: web.AppRunner | None = None
         self._root = ""
+        self._socket = SocketMode(self.workspace, self._record)
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -126,6 +129,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{key:.+}", self._response_url)
         app.router.add_post("/upload/v1/{file_id}", self._upload)
+        app.router.add_get(SOCKET_PATH, self._socket.handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -134,9 +138,11 @@ class FakeSlack:
         self._runner = runner
         self._root = f"http://{host}:{port}/"
         self.workspace.upload_base = self._root + "upload/v1/"
+        self.workspace.socket_url = f"ws://{host}:{port}{SOCKET_PATH}"
 
     async def stop(self) -> None:
         if self._runner is not None:
+            await self._socket.close()
             await self._runner.cleanup()
             self._runner = None
 
@@ -273,6 +279,19 @@ class FakeSlack:
             except Exception:
                 log.exception("FakeSlack on_call callback failed for %s", method)
 
+    # -- Socket Mode ------------------------------------------------------------------------------
+    async def socket_send(self, envelope: dict[str, Any]) -> None:
+        """Push an envelope (slash_commands, interactive, events_api) to the app's newest connection."""
+        await self._socket.send(envelope)
+
+    async def socket_wait_connected(self, timeout: float = 5.0, *, count: int = 1) -> None:
+        """Wait until an app holds a Socket Mode connection, and ``count`` connections were opened in all."""
+        await self._socket.wait_connected(timeout, count)
+
+    async def socket_disconnect(self, reason: str = "refresh_requested") -> None:
+        """Send ``disconnect`` on every open connection; the app calls apps.connections.open and reconnects."""
+        await self._socket.disconnect(reason)
+
     # -- fault injection --------------------------------------------------------------------------
     def fail_next(
         self, method: str, *, status: int = 429, retry_after: int = 1, error: str | None = None, times: int = 1
@@ -304,14 +323,17 @@ class FakeSlack:
                 args.update({k: v for k, v in form.items() if isinstance(v, str)})
         return _decode_json_fields(args)
 
-    def _auth_error(self, request: web.Request, args: dict[str, Any]) -> SlackError | None:
+    def _auth_error(self, method: str, request: web.Request, args: dict[str, Any]) -> SlackError | None:
         header = request.headers.get("Authorization", "")
         token = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else args.get("token")
         if not token:
             return SlackError("not_authed")
-        if not str(token).startswith(self.bot_token_prefix):
-            return SlackError("invalid_auth")
-        return None
+        app_level = method in APP_LEVEL_METHODS
+        if str(token).startswith(APP_TOKEN_PREFIX if app_level else self.bot_token_prefix):
+            return None
+        if str(token).startswith("xox" if app_level else APP_TOKEN_PREFIX):  # a real token of the wrong kind
+            return SlackError("not_allowed_token_type")
+        return SlackError("invalid_auth")
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -321,7 +343,7 @@ class FakeSlack:
                 args = await self._read_args(request)
             except ValueError:
                 raise SlackError("invalid_json") from None
-            error = self._auth_error(request, args)
+            error = self._auth_error(method, request, args)
             args.pop("token", None)
             if method not in HANDLERS:
                 raise SlackError("unknown_method", req_method=method)

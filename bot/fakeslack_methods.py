@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from bot.fakeslack_state import (
+    APP_ID,
     BOT_ID,
     BOT_NAME,
     BOT_USER_ID,
@@ -46,6 +48,10 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "reactions.add": ("channel", "name", "timestamp"),
 }
 _MISSING_ERROR = {"channel": "channel_not_found", "user": "user_not_found"}
+
+# Methods called with an app-level token (xapp-) rather than the bot token.
+APP_TOKEN_PREFIX = "xapp-"
+APP_LEVEL_METHODS = frozenset({"apps.connections.open"})
 
 
 # -- method handlers -------------------------------------------------------------------------------
@@ -211,6 +217,12 @@ def complete_upload(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "files": shared}
 
 
+def apps_connections_open(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    ticket = uuid.uuid4().hex
+    ws.socket_tickets.add(ticket)
+    return {"ok": True, "url": f"{ws.socket_url}?ticket={ticket}&app_id={APP_ID}"}
+
+
 def reactions_add(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     channel = ws.channel(str(args["channel"]))
     message = ws.find_message(channel.id, str(args["timestamp"]))
@@ -245,6 +257,7 @@ HANDLERS: dict[str, Handler] = {
     "files.getUploadURLExternal": get_upload_url,
     "files.completeUploadExternal": complete_upload,
     "reactions.add": reactions_add,
+    "apps.connections.open": apps_connections_open,
 }
 
 

@@ -1,4 +1,4 @@
-"""Workspace state behind ``bot.fakeslack.FakeSlack``: channels, users, messages, views and files."""
+"""Workspace state behind ``bot.fakeslack.FakeSlack``: channels, users, messages, views, files and tickets."""
 
 from __future__ import annotations
 
@@ -91,6 +91,8 @@ class Workspace:
         self.files: dict[str, dict[str, Any]] = {}
         self.validation_errors: list[str] = []
         self.upload_base = ""  # set by the server once it knows its port
+        self.socket_url = ""  # likewise, the Socket Mode WebSocket URL (without a ticket)
+        self.socket_tickets: set[str] = set()  # issued by apps.connections.open, each good for one connection
         self._used_triggers: set[str] = set()
         self._ticks = itertools.count(1)
         self._ids = itertools.count(1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import structlog
@@ -21,10 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.scheduler import build_scheduler
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app
+from core.execution import StageExecutor
 from core.model import Source
 from core.ports import UnitOfWorkFactory
 from handlers.delivery import DeliveryWorker
 from handlers.deps import Deps
+from handlers.pipeline import PipelineRunner
 from storage.engine import create_engine, session_factory
 from storage.schema import schema_status, upgrade
 from storage.uow import unit_of_work_factory
@@ -34,6 +36,33 @@ log = structlog.get_logger(__name__)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class _Executors(dict[str, StageExecutor]):
+    """The executors, built the first time a stage needs one (most deployments run none)."""
+
+    def __missing__(self, kind: str) -> StageExecutor:
+        if kind == "command":
+            from bot.executors.command import CommandExecutor
+
+            self[kind] = CommandExecutor()
+        elif kind == "webhook":
+            from bot.executors.webhook import WebhookExecutor
+
+            self[kind] = WebhookExecutor()
+        else:
+            raise KeyError(kind)
+        return self[kind]
+
+    def get(self, kind: str, default: StageExecutor | None = None) -> StageExecutor | None:  # type: ignore[override]
+        try:
+            return self[kind]
+        except KeyError:
+            return default
+
+
+def build_executors() -> dict[str, StageExecutor]:
+    return _Executors()
 
 
 class SchemaOutOfDate(Exception):
@@ -73,6 +102,7 @@ class Runtime:
         pace_s: float = 1.0,
         poll_s: float = 2.0,
         migrate: bool | None = None,
+        executors: Mapping[str, StageExecutor] | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -85,9 +115,11 @@ class Runtime:
         self.is_sqlite = url.startswith("sqlite")
         self.migrate = self.is_sqlite if migrate is None else migrate
         self._delivery_task: asyncio.Task[None] | None = None
+        self._pipeline_task: asyncio.Task[None] | None = None
+        self.executors = executors
         self.scheduler: AsyncIOScheduler | None = None
 
-    async def start(self, *, deliver: bool = True, schedule: bool = False) -> None:
+    async def start(self, *, deliver: bool = True, schedule: bool = False, run_pipeline: bool = True) -> None:
         self.engine = create_engine(self.settings.database_url_resolved, pool_size=self.settings.db_pool_size)
         if self.migrate:
             await upgrade(self.engine)
@@ -119,8 +151,17 @@ class Runtime:
             slack=self.client,
         )
         self.bolt = build_bolt_app(client=self.client, signing_secret=self.signing_secret, deps=self.deps)
+        self.pipeline = PipelineRunner(
+            self.deps,
+            self.executors if self.executors is not None else build_executors(),
+            callback_base_url=self.settings.callback_base_url,
+            poll_s=self.poll_s,
+        )
+        self.deps.wake_pipeline = self.pipeline.wake
         if deliver:
             self._delivery_task = asyncio.get_running_loop().create_task(self.delivery.run())
+        if run_pipeline:
+            self._pipeline_task = asyncio.get_running_loop().create_task(self.pipeline.run())
         if schedule:
             self.scheduler = build_scheduler(self.deps)
             self.scheduler.start()
@@ -141,6 +182,9 @@ class Runtime:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         await self.deps.tasks.drain(timeout=10)
+        if self._pipeline_task is not None:
+            await self.pipeline.stop()
+            self._pipeline_task.cancel()
         if self._delivery_task is not None:
             self.delivery.stop()
             try:

@@ -5,15 +5,44 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
+from slack_sdk.errors import SlackApiError
 
 from bot.runtime import Runtime, SchemaOutOfDate
 from bot.settings import Settings
 from bot.web import build_web_app
 
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
 log = structlog.get_logger(__name__)
+
+
+async def connect_socket_mode(runtime: Runtime, app_token: str) -> AsyncSocketModeHandler:
+    """Connect ``runtime.bolt`` to Slack over Socket Mode.
+
+    The WebSocket URL is fetched before connecting so that a token Slack refuses raises ``SlackApiError``
+    here; the SDK's own connect loop would log the failure and retry forever.
+    """
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(runtime.bolt, app_token)
+    try:
+        handler.client.wss_uri = await handler.client.issue_new_wss_url()
+        await handler.connect_async()
+    except BaseException:
+        await handler.close_async()
+        raise
+    return handler
+
+
+async def open_socket_mode(runtime: Runtime) -> AsyncSocketModeHandler | None:
+    """The Socket Mode connection when SLACK_APP_TOKEN is set; None means HTTP (Slack posts to /slack/events)."""
+    app_token = runtime.settings.slack_app_token
+    return None if app_token is None else await connect_socket_mode(runtime, app_token)
 
 
 async def serve(settings: Settings) -> int:
@@ -34,12 +63,18 @@ async def serve(settings: Settings) -> int:
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
-    socket_handler = None
-    if settings.socket_mode:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-        socket_handler = AsyncSocketModeHandler(runtime.bolt, settings.slack_app_token)
-        await socket_handler.connect_async()
+    try:
+        socket_handler = await open_socket_mode(runtime)
+    except SlackApiError as error:
+        print(
+            f"releasebot: Slack refused the Socket Mode connection ({error.response.get('error')}): "
+            "SLACK_APP_TOKEN must be an app-level token (xapp-...) with the connections:write scope",
+            file=sys.stderr,
+        )
+        await runner.cleanup()
+        await runtime.stop()
+        return 2
+    if socket_handler is not None:
         log.info("connected to Slack over Socket Mode; health on port", port=settings.port)
     else:
         log.info("serving Slack over HTTP", host=settings.host, port=settings.port, path="/slack/events")

@@ -44,6 +44,7 @@ ENV_NAMES: Mapping[str, str] = {
     "fallback_channel": "RELEASEBOT_FALLBACK_CHANNEL",
     "host": "RELEASEBOT_HOST",
     "port": "RELEASEBOT_PORT",
+    "public_url": "RELEASEBOT_PUBLIC_URL",
     "timezone": "RELEASEBOT_TIMEZONE",
     "log_level": "LOG_LEVEL",
     "log_format": "LOG_FORMAT",
@@ -160,6 +161,7 @@ class Settings(BaseSettings):
     fallback_channel: str | None = Field(default=None, validation_alias="RELEASEBOT_FALLBACK_CHANNEL")
     host: str = Field(default="0.0.0.0", validation_alias="RELEASEBOT_HOST")
     port: int = Field(default=3000, validation_alias="RELEASEBOT_PORT")
+    public_url: str | None = Field(default=None, validation_alias="RELEASEBOT_PUBLIC_URL")
     timezone: ZoneInfo = Field(default_factory=lambda: ZoneInfo("UTC"), validation_alias="RELEASEBOT_TIMEZONE")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["text", "json"] = Field(default="text", validation_alias="LOG_FORMAT")
@@ -320,6 +322,26 @@ class Settings(BaseSettings):
         if not host or any(char.isspace() for char in host):
             raise _invalid(message, value)
         return host
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _parse_public_url(cls, value: object) -> str | None:
+        if _blank(value):
+            return None
+        message = "must be the http(s) address CI reaches the bot at, such as https://releasebot.example.com"
+        url = _text(value, message)
+        scheme = _URL_SCHEME.match(url)
+        if not scheme or scheme.group(1).lower() not in ("http", "https") or len(url) == scheme.end():
+            raise _invalid(message, value)
+        return url.rstrip("/")
+
+    @property
+    def callback_base_url(self) -> str:
+        """Where CI calls back: RELEASEBOT_PUBLIC_URL, or this process's own HTTP address."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
 
     @field_validator("port", mode="before")
     @classmethod

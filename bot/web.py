@@ -1,4 +1,4 @@
-"""The aiohttp web app: Slack endpoint, health, readiness and Prometheus metrics."""
+"""The aiohttp web app: Slack endpoint, CI callbacks, health, readiness and Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 
+from bot.ci_hooks import deployment_hook
 from bot.runtime import Runtime
 from bot.slack_request import bolt_request
 
@@ -36,7 +37,9 @@ def build_web_app(runtime: Runtime) -> web.Application:
 
     app = web.Application()
     app[RUNTIME] = runtime
-    app.router.add_post("/slack/events", slack_events)
+    if runtime.signing_secret is not None:  # Socket Mode may run without one: nothing could verify a request
+        app.router.add_post("/slack/events", slack_events)
+    app.router.add_post("/hooks/deployments/{reference}", deployment_hook(runtime))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core import audit, gates
+from core import audit, gates, pipeline
 from core.deployment_views import SECOND_ADMIN, DeploymentView, describe_deployment
 from core.deployments import (
-    complete_without_stages,
     find_deployment,
     outcome_notification,
     status_notification,
 )
 from core.errors import Conflict, DuplicateRequest, Invalid, PermissionDenied
-from core.model import Actor, Approval, ApprovalDecision, Deployment, DeploymentStatus, Role
+from core.model import ROLLBACK_KIND, Actor, Approval, ApprovalDecision, Deployment, DeploymentStatus, Role
 from core.permissions import Permission, require
 from core.policies import may_approve
 from core.ports import UnitOfWork
@@ -124,7 +123,8 @@ async def _start_approved(
             service=service,
             environment=view.environment,
             now=now,
-            freeze_overridden=deployment.bypass("freeze") is not None,
+            # A rollback restores a version that ran there already: freezes do not stop it.
+            freeze_overridden=deployment.bypass("freeze") is not None or deployment.kind == ROLLBACK_KIND,
         )
     except gates.Blocked as blocked:
         moved = await uow.deployments.transition(
@@ -163,8 +163,11 @@ async def _start_approved(
         request_id=request_id,
         details={"approvers": [a.approver for a in view.approvals]},
     )
-    await complete_without_stages(uow, deployment, actor=actor, now=now, request_id=request_id)
-    await uow.outbox.add(outcome_notification(deployment, outcome="approved and deployed"))
+    await pipeline.begin(uow, deployment, now=now, actor=actor)
+    if deployment.status is DeploymentStatus.SUCCESS:
+        await uow.outbox.add(outcome_notification(deployment, outcome="approved and deployed"))
+    else:
+        await uow.outbox.add(outcome_notification(deployment, outcome="approved; the pipeline is starting"))
 
 
 async def _tell_everyone(uow: UnitOfWork, view: DeploymentView, *, outcome: str, reason: str) -> None:

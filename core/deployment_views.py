@@ -10,9 +10,12 @@ from core.model import (
     Approval,
     ApprovalDecision,
     Deployment,
+    DeploymentStatus,
     Environment,
     Release,
+    Rollback,
     Service,
+    Stage,
 )
 from core.permissions import Permission, require
 from core.policies import describe_approvers
@@ -59,6 +62,9 @@ class DeploymentView:
     approvals: list[Approval] = field(default_factory=list)
     rejections: list[Approval] = field(default_factory=list)
     approvers_text: str = ""
+    stages: list[Stage] = field(default_factory=list)
+    rollback: Rollback | None = None  # the rollback this deployment carries out
+    rolled_back_by: Rollback | None = None  # the rollback that rolled this deployment back
 
     @property
     def admin_approval_missing(self) -> bool:
@@ -68,14 +74,20 @@ class DeploymentView:
 
     @property
     def approvals_needed(self) -> int:
-        missing = max(0, self.environment.policy.approvals - len(self.approvals))
+        required = self.environment.policy.approvals_for(self.deployment.kind)
+        missing = max(0, required - len(self.approvals))
         if self.admin_approval_missing and missing == 0:
             missing = 1
         return missing
 
 
 async def previous_version(uow: UnitOfWork, deployment: Deployment) -> str | None:
-    """The version that succeeded in the environment most recently before this deployment."""
+    """The version that succeeded in the environment most recently before this deployment; for a rollback, the
+    version it rolls back."""
+    if deployment.rollback_of_id is not None:
+        rolled = await uow.deployments.get(deployment.rollback_of_id)
+        if rolled is not None:
+            return rolled.version
     history = await uow.deployments.search(service=deployment.service, environment=deployment.environment, limit=200)
     for earlier in history:
         if (
@@ -102,4 +114,9 @@ async def describe_deployment(uow: UnitOfWork, deployment_id: int) -> Deployment
         approvals=[a for a in decisions if a.decision is ApprovalDecision.APPROVED],
         rejections=[a for a in decisions if a.decision is ApprovalDecision.REJECTED],
         approvers_text=describe_approvers(environment),
+        stages=list(await uow.stages.for_deployment(deployment_id)),
+        rollback=await uow.rollbacks.carried_out_by(deployment_id) if deployment.rollback_of_id else None,
+        rolled_back_by=(
+            await uow.rollbacks.away_from(deployment_id) if deployment.status is DeploymentStatus.ROLLED_BACK else None
+        ),
     )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from core import audit, gates
-from core.errors import Conflict, Invalid, NotFound, PermissionDenied
+from core.errors import Conflict, NotFound, PermissionDenied
 from core.model import (
+    DEPLOY_KIND,
     Actor,
     Deployment,
     DeploymentStatus,
@@ -106,12 +108,6 @@ async def _check_request(
     now: datetime,
     override_freeze: str | None,
 ) -> None:
-    if env.stages:
-        raise Invalid(
-            f"`{escape(env.name)}` has {len(env.stages)} pipeline stage(s), and pipelines are not run by this "
-            "version of the bot.",
-            hint="Ask an admin to remove the stages from the environment, or deploy to another environment.",
-        )
     await gates.check_promotion(uow, service=service, release=release, environment=env)
     active = await uow.deployments.active(service.name, env.name)
     if active is not None:
@@ -143,11 +139,13 @@ async def request_deployment(
     now: datetime,
     request_id: str | None,
     override_freeze: str | None = None,
+    override_bad: str | None = None,
 ) -> DeploymentOutcome:
     """Request a deployment of a release to an environment.
 
     Rules: the actor may deploy (production needs the production permission); the service, environment and
-    release exist; the promotion order holds; only one deployment per service and environment is active at a
+    release exist; a release marked bad by a rollback is deployed only with ``override_bad`` (a reason, recorded
+    as a bypass); the promotion order holds; only one deployment per service and environment is active at a
     time (the database enforces it too); no lock held by someone else and no freeze (an admin may override a
     freeze with a reason; a second admin must then approve). A protected environment waits for approvals;
     otherwise the deployment starts at once.
@@ -158,92 +156,121 @@ async def request_deployment(
         require(actor, Permission.DEPLOY_PRODUCTION)
     svc = await find_service(uow, service)
     release = await find_release(uow, svc, version)
+    bad_release = await gates.check_bad_release(
+        uow, actor=actor, service=svc, release=release, environment=env, override=override_bad
+    )
     await _check_request(
         uow, actor=actor, service=svc, env=env, release=release, now=now, override_freeze=override_freeze
     )
-    bypasses = []
-    if override_freeze is not None:
-        window = await gates.current_freeze(uow, environment=env.name, now=now)
-        if window is not None:
-            bypasses.append(
-                {
-                    "kind": "freeze",
-                    "by": actor.user_id,
-                    "reason": override_freeze,
-                    "freeze": window.freeze.reference,
-                    "needs_second_admin": True,
-                }
-            )
-    current = {d.environment: d for d in await uow.deployments.current_versions(svc.name)}.get(env.name)
-    needs_approval = env.policy.approvals > 0 or bool(bypasses)
-    deployment = await uow.deployments.add(
-        Deployment(
-            service=svc.name,
-            version=release.version,
-            environment=env.name,
-            status=DeploymentStatus.PENDING_APPROVAL if needs_approval else DeploymentStatus.RUNNING,
-            requested_by=actor.user_id,
-            requested_at=now,
-            team=svc.team,
-            release_id=release.id,
-            commit_sha=release.commit_sha,
-            started_at=None if needs_approval else now,
-            idempotency_key=f"{actor.source.value}:{request_id}" if request_id else None,
-            expires_at=now + timedelta(seconds=env.policy.expire_s) if needs_approval else None,
-            bypasses=bypasses,
-        )
-    )
-    await audit.record(
+    freeze = await _freeze_bypass(uow, actor=actor, env=env, now=now, reason=override_freeze)
+    return await open_deployment(
         uow,
         actor=actor,
-        action="deployment.request",
-        target=deployment.reference,
+        service=svc,
+        environment=env,
+        release=release,
         now=now,
         request_id=request_id,
-        details={
-            "service": svc.name,
-            "version": release.version,
-            "environment": env.name,
-            "approvals_required": env.policy.approvals,
-            "bypasses": bypasses,
-        },
+        bypasses=[bypass for bypass in (freeze, bad_release) if bypass is not None],
     )
-    if bypasses:
-        await audit.record(
-            uow,
-            actor=actor,
-            action="bypass.freeze",
-            target=deployment.reference,
-            now=now,
-            request_id=request_id,
-            details=bypasses[0],
-        )
+
+
+async def _freeze_bypass(
+    uow: UnitOfWork, *, actor: Actor, env: Environment, now: datetime, reason: str | None
+) -> dict[str, Any] | None:
+    if reason is None:
+        return None
+    window = await gates.current_freeze(uow, environment=env.name, now=now)
+    if window is None:
+        return None
+    return {
+        "kind": "freeze",
+        "by": actor.user_id,
+        "reason": reason,
+        "freeze": window.freeze.reference,
+        "needs_second_admin": True,
+    }
+
+
+async def open_deployment(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    service: Service,
+    environment: Environment,
+    release: Release,
+    now: datetime,
+    request_id: str | None,
+    bypasses: list[dict[str, Any]],
+    kind: str = DEPLOY_KIND,
+    rollback_of: Deployment | None = None,
+) -> DeploymentOutcome:
+    """Record a requested deployment (a deploy, or the one a rollback makes) whose gates the caller checked, and
+    start its pipeline, or leave it waiting for approvals: the environment's ``approvals`` for a deploy, its
+    ``rollback_approvals`` for a rollback, and a second admin's after a freeze override."""
+    env = environment
+    current = {d.environment: d for d in await uow.deployments.current_versions(service.name)}.get(env.name)
+    required = env.policy.approvals_for(kind)
+    needs_approval = required > 0 or any(bypass.get("needs_second_admin") for bypass in bypasses)
+    deployment = Deployment(
+        service=service.name,
+        version=release.version,
+        environment=env.name,
+        status=DeploymentStatus.PENDING_APPROVAL if needs_approval else DeploymentStatus.RUNNING,
+        requested_by=actor.user_id,
+        requested_at=now,
+        team=service.team,
+        release_id=release.id,
+        commit_sha=release.commit_sha,
+        started_at=None if needs_approval else now,
+        idempotency_key=f"{actor.source.value}:{request_id}" if request_id else None,
+        expires_at=now + timedelta(seconds=env.policy.expire_s) if needs_approval else None,
+        kind=kind,
+        bypasses=bypasses,
+        rollback_of_id=rollback_of.id if rollback_of is not None else None,
+    )
+    deployment = await uow.deployments.add(deployment)
+    await _record_request(
+        uow, actor, deployment, required=required, rollback_of=rollback_of, now=now, request_id=request_id
+    )
     if not needs_approval:
-        await complete_without_stages(uow, deployment, actor=actor, now=now, request_id=request_id)
-    await uow.outbox.add(status_notification(deployment, svc))
+        from core import pipeline
+
+        await pipeline.begin(uow, deployment, now=now, actor=actor)
+    await uow.outbox.add(status_notification(deployment, service))
     return DeploymentOutcome(deployment, current.version if current else None)
 
 
-async def complete_without_stages(
-    uow: UnitOfWork, deployment: Deployment, *, actor: Actor, now: datetime, request_id: str | None
+async def _record_request(
+    uow: UnitOfWork,
+    actor: Actor,
+    deployment: Deployment,
+    *,
+    required: int,
+    rollback_of: Deployment | None,
+    now: datetime,
+    request_id: str | None,
 ) -> None:
-    """An environment without pipeline stages has nothing to run: the deployment succeeds at once."""
-    assert deployment.id is not None
-    moved = await uow.deployments.transition(
-        deployment.id,
-        from_statuses=[DeploymentStatus.RUNNING, DeploymentStatus.QUEUED],
-        to_status=DeploymentStatus.SUCCESS,
-        changes={"finished_at": now},
+    details: dict[str, Any] = {
+        "service": deployment.service,
+        "version": deployment.version,
+        "environment": deployment.environment,
+        "approvals_required": required,
+        "bypasses": deployment.bypasses,
+    }
+    if rollback_of is not None:
+        details |= {"kind": deployment.kind, "rollback_of": rollback_of.reference}
+    target = deployment.reference
+    await audit.record(
+        uow, actor=actor, action="deployment.request", target=target, now=now, request_id=request_id, details=details
     )
-    if moved:
-        deployment.status = DeploymentStatus.SUCCESS
-        deployment.finished_at = now
+    for bypass in deployment.bypasses:
         await audit.record(
             uow,
             actor=actor,
-            action="deployment.success",
-            target=deployment.reference,
+            action=f"bypass.{bypass['kind']}",
+            target=target,
             now=now,
             request_id=request_id,
-            details={"stages": 0},
+            details=bypass,
         )

@@ -38,6 +38,8 @@ ACTIVE_DEPLOYMENT_STATUSES = frozenset(
 FINISHED_DEPLOYMENT_STATUSES = frozenset(
     {DeploymentStatus.SUCCESS, DeploymentStatus.FAILED, DeploymentStatus.ROLLED_BACK}
 )
+DEPLOY_KIND = "deploy"
+ROLLBACK_KIND = "rollback"  # Deployment.kind of a deployment that carries out a rollback
 
 
 class StageStatus(StrEnum):
@@ -103,6 +105,10 @@ class Policy:
     requires_env: str | None = None
     self_approval: bool = False
     rollback_approvals: int = 0
+
+    def approvals_for(self, kind: str) -> int:
+        """Approvals a deployment of this kind needs: a rollback has its own, usually smaller, number."""
+        return self.rollback_approvals if kind == ROLLBACK_KIND else self.approvals
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -205,6 +211,7 @@ class Deployment:
     status_reason: str | None = None
     bypasses: list[dict[str, Any]] = field(default_factory=list)
     rollback_of_id: int | None = None
+    cancel_requested: bool = False
     id: int | None = None
 
     @property
@@ -338,4 +345,60 @@ class Approval:
     created_at: datetime
     reason: str | None = None
     bypass: str | None = None
+    id: int | None = None
+
+
+@dataclass
+class Stage:
+    """One pipeline stage of one deployment, as recorded."""
+
+    deployment_id: int
+    position: int
+    name: str
+    executor: str
+    status: StageStatus
+    timeout_s: int
+    spec: StageSpec | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    deadline_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    runner: str | None = None
+    attempt: str | None = None
+    output: str | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass
+class Rollback:
+    """A deployment rolled back: to which release, by whom and why, and the deployment that carries it out."""
+
+    service: str
+    environment: str
+    from_deployment_id: int | None
+    to_release_id: int
+    initiated_by: str
+    created_at: datetime
+    reason: str | None = None
+    deployment_id: int | None = None
+    id: int | None = None
+
+
+@dataclass
+class Incident:
+    """An incident attributed to a production deployment (for the change failure rate and time to restore)."""
+
+    deployment_id: int
+    opened_at: datetime
+    opened_by: str
+    note: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
     id: int | None = None

@@ -17,11 +17,16 @@ from core.model import (
     Environment,
     Freeze,
     FreezeWindow,
+    Incident,
     Lock,
     Notification,
     Release,
     Role,
+    Rollback,
     Service,
+    Stage,
+    StageSpec,
+    StageStatus,
     Team,
     User,
 )
@@ -64,6 +69,9 @@ class EnvironmentRepository(Protocol):
 class ReleaseRepository(Protocol):
     async def get(self, service: str, version: str) -> Release | None: ...
     async def add(self, release: Release) -> Release: ...
+    async def mark_bad(self, release_id: int) -> bool:
+        """Conditional: active -> bad; True only for the one caller that marked it."""
+        ...
 
 
 class DeploymentRepository(Protocol):
@@ -89,6 +97,11 @@ class DeploymentRepository(Protocol):
         ...
 
     async def active_list(self, service: str | None = None) -> Sequence[Deployment]: ...
+
+    async def request_cancel(self, deployment_id: int, *, note: str) -> bool:
+        """Conditional: a running deployment not yet being cancelled gets ``cancel_requested`` and ``note`` as its
+        status reason; True only for the one caller that asked."""
+        ...
 
     async def search(
         self, *, service: str | None = None, environment: str | None = None, limit: int = 100
@@ -161,6 +174,69 @@ class ApprovalRepository(Protocol):
     async def for_deployment(self, deployment_id: int) -> Sequence[Approval]: ...
 
 
+class StageRepository(Protocol):
+    async def create(self, deployment_id: int, specs: Sequence[StageSpec]) -> None: ...
+    async def for_deployment(self, deployment_id: int, *, with_output: bool = False) -> Sequence[Stage]: ...
+    async def runnable(self, *, limit: int) -> Sequence[tuple[int, int]]:
+        """(deployment_id, position) of pending stages of running deployments whose earlier stages succeeded."""
+        ...
+
+    async def start(
+        self, deployment_id: int, position: int, *, runner: str, attempt: str, now: datetime, deadline: datetime
+    ) -> bool:
+        """Conditional: pending -> running; True for the one runner that claimed it."""
+        ...
+
+    async def finish(
+        self,
+        deployment_id: int,
+        position: int,
+        *,
+        status: StageStatus,
+        now: datetime,
+        exit_code: int | None,
+        reason: str | None,
+        output: str | None,
+    ) -> bool:
+        """Conditional: running -> status; True for the one caller that ended it."""
+        ...
+
+    async def append_output(self, deployment_id: int, position: int, output: str) -> None: ...
+    async def heartbeat(self, runner: str, *, now: datetime) -> int: ...
+    async def running(self) -> Sequence[Stage]: ...
+    async def skip_pending(self, deployment_id: int) -> int: ...
+
+
+class RollbackRepository(Protocol):
+    async def add(self, rollback: Rollback) -> Rollback:
+        """Insert; raises ``core.errors.Conflict`` when the deployment already carries out a rollback."""
+        ...
+
+    async def carried_out_by(self, deployment_id: int) -> Rollback | None:
+        """The rollback this deployment carries out, if it is one."""
+        ...
+
+    async def away_from(self, deployment_id: int) -> Rollback | None:
+        """The rollback that rolled this deployment back, if any."""
+        ...
+
+    async def marking(self, release_id: int) -> Rollback | None:
+        """The latest rollback away from a deployment of this release: the one that marked it bad."""
+        ...
+
+
+class IncidentRepository(Protocol):
+    async def add(self, incident: Incident) -> Incident:
+        """Insert; raises ``core.errors.Conflict`` when the deployment already has an incident."""
+        ...
+
+    async def for_deployment(self, deployment_id: int) -> Incident | None: ...
+
+    async def resolve(self, deployment_id: int, *, by: str, now: datetime) -> bool:
+        """Conditional: an unresolved incident opened at or before ``now`` is resolved; True for one caller."""
+        ...
+
+
 class AuditRepository(Protocol):
     async def append(self, entry: AuditEntry) -> AuditEntry: ...
 
@@ -211,6 +287,9 @@ class UnitOfWork(Protocol):
     locks: LockRepository
     freezes: FreezeRepository
     approvals: ApprovalRepository
+    stages: StageRepository
+    rollbacks: RollbackRepository
+    incidents: IncidentRepository
     requests: RequestLedger
 
     async def __aenter__(self) -> UnitOfWork: ...

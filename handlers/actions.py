@@ -1,4 +1,4 @@
-"""Buttons and modals of the deployment card: Approve, Reject (asks for the reason in a modal)."""
+"""Buttons and modals of the deployment card: Approve, Reject (asks for the reason in a modal), Roll back."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core import approvals
+from core import approvals, rollbacks
 from core.errors import ReleasebotError
 from core.text import parse_reference
 from handlers import blocks, cards, ids
 from handlers.audit_trail import audit_click
 from handlers.commands.approvals import decision_reply
+from handlers.commands.rollbacks import rollback_reply
 from handlers.context import CommandContext
 from handlers.deps import Deps
 from handlers.perform import perform_safely
@@ -55,6 +56,35 @@ async def on_approve(deps: Deps, body: dict[str, Any], respond: Respond) -> None
         user_id=str(user.get("id", "")),
         request_key=f"click:{ids.ACTION_APPROVE}:{user.get('id')}:{click_id}",
         what=f"click Approve on {value}",
+        work=work,
+        user_name=user.get("username"),
+        body=body,
+    )
+    await _reply(respond, rendered)
+
+
+async def on_rollback(deps: Deps, body: dict[str, Any], respond: Respond) -> None:
+    """The Roll back button of a failed deployment: that deployment goes back to the last good version."""
+    await audit_click(deps, body)
+    value, click_id = _clicked(body)
+    user = body.get("user") or {}
+
+    async def work(ctx: CommandContext) -> blocks.Rendered:
+        outcome = await rollbacks.roll_back_deployment(
+            ctx.uow,
+            actor=ctx.actor,
+            deployment_id=parse_reference(value, "D"),
+            now=ctx.now,
+            request_id=ctx.request_id,
+        )
+        service = await ctx.uow.services.get(outcome.deployment.service)
+        return rollback_reply(outcome, service.slack_channel if service else "")
+
+    rendered = await perform_safely(
+        deps,
+        user_id=str(user.get("id", "")),
+        request_key=f"click:{ids.ACTION_ROLLBACK}:{user.get('id')}:{click_id}",
+        what=f"click Roll back on {value}",
         work=work,
         user_name=user.get("username"),
         body=body,
@@ -119,6 +149,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def approve_clicked(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         await ack()
         deps.tasks.spawn(on_approve(deps, body, respond))
+
+    @app.action(ids.ACTION_ROLLBACK)
+    async def rollback_clicked(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        await ack()
+        deps.tasks.spawn(on_rollback(deps, body, respond))
 
     @app.action(ids.ACTION_REJECT)
     async def reject_clicked(ack: Ack, body: dict[str, Any], client: AsyncWebClient, respond: Respond) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from core.deployment_views import DeploymentView
-from core.model import DeploymentStatus
+from core.model import DeploymentStatus, StageStatus
 from core.text import escape, mention, slack_date, truncate
 from handlers import ids
 from handlers.blocks import STATUS_ICONS, Block, Rendered, context, section
@@ -75,6 +76,90 @@ def _fields(view: DeploymentView) -> Block:
     return {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]}
 
 
+STAGE_ICONS = {
+    StageStatus.PENDING: ":white_circle:",
+    StageStatus.RUNNING: ":arrows_counterclockwise:",
+    StageStatus.SUCCESS: ":white_check_mark:",
+    StageStatus.FAILED: ":x:",
+    StageStatus.CANCELLED: ":heavy_multiplication_x:",
+    StageStatus.SKIPPED: ":fast_forward:",
+}
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s"
+
+
+def stage_checklist(view: DeploymentView) -> str:
+    lines = []
+    for stage in view.stages[:20]:
+        line = f"{STAGE_ICONS[stage.status]} {escape(stage.name)}"
+        if stage.duration_s is not None:
+            line += f" ({_duration(stage.duration_s)})"
+        elif stage.status is StageStatus.RUNNING and stage.started_at is not None:
+            line += f" (running since {slack_date(stage.started_at)})"
+        if stage.status in (StageStatus.FAILED, StageStatus.CANCELLED) and stage.reason:
+            line += f": {escape(truncate(stage.reason, 200))}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,30})&gt;")
+
+
+def _keeping_mentions(text: str) -> str:
+    """Escaped, except user mentions (``cancelled by <@U…>``), which stay mentions."""
+    return _ESCAPED_MENTION.sub(r"<@\1>", escape(text))
+
+
+def _why(reason: object) -> str:
+    return f": {escape(truncate(str(reason), 300))}" if reason else ""
+
+
+def _rollback_notes(view: DeploymentView) -> list[Block]:
+    """Where a rollback, a bad-release override or a cancellation under way shows on the card."""
+    deployment = view.deployment
+    notes = []
+    bad = deployment.bypass("bad_release")
+    if bad:
+        notes.append(f":warning: Release marked bad, deployed anyway by {mention(str(bad['by']))}{_why(bad['reason'])}")
+    if deployment.rollback_of_id is not None:
+        why = _why(view.rollback.reason) if view.rollback else ""
+        notes.append(f":rewind: Rollback of D-{deployment.rollback_of_id} by {mention(deployment.requested_by)}{why}")
+    if view.rolled_back_by is not None:
+        rollback = view.rolled_back_by
+        notes.append(
+            f":rewind: Rolled back by {mention(rollback.initiated_by)} with D-{rollback.deployment_id}"
+            f"{_why(rollback.reason)}"
+        )
+    if deployment.status is DeploymentStatus.RUNNING and deployment.cancel_requested:
+        asked = _keeping_mentions(truncate(deployment.status_reason or "cancelled", 300))
+        notes.append(f":heavy_multiplication_x: Being {asked}: the running stage is being stopped.")
+    return [context(note) for note in notes]
+
+
+def _rollback_button(view: DeploymentView) -> Block:
+    deployment = view.deployment
+    what = f"{escape(deployment.service)} in *{escape(deployment.environment)}*"
+    return {
+        "type": "actions",
+        "block_id": f"{ids.BLOCK_ROLLBACK}:{deployment.reference}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": ids.ACTION_ROLLBACK,
+                "value": deployment.reference,
+                "style": "danger",
+                "text": {"type": "plain_text", "text": "Roll back"},
+                "confirm": _confirm("Roll back?", f"Roll back {what} to the previous good version?", "Roll back"),
+            }
+        ],
+    }
+
+
 def deployment_message(view: DeploymentView) -> Rendered:
     deployment = view.deployment
     status = deployment.status
@@ -86,6 +171,7 @@ def deployment_message(view: DeploymentView) -> Rendered:
     message: list[Block] = [section(title, f"deployment:{deployment.reference}"), _fields(view)]
     if view.release is not None and view.release.notes:
         message.append(section(">" + escape(truncate(view.release.notes, 1500)).replace("\n", "\n>")))
+    message.extend(_rollback_notes(view))
     freeze = deployment.bypass("freeze")
     if freeze:
         message.append(
@@ -102,10 +188,22 @@ def deployment_message(view: DeploymentView) -> Rendered:
     decided += [f":no_entry: {mention(r.approver)}: {escape(truncate(r.reason or '', 300))}" for r in view.rejections]
     if decided:
         message.append(context(*decided[:10]))
+    if view.stages:
+        message.append(section(stage_checklist(view), "stages"))
+    if status is DeploymentStatus.FAILED:
+        failed = next((st for st in view.stages if st.status is StageStatus.FAILED), None)
+        where = f"at stage *{escape(failed.name)}*" if failed else ""
+        message.append(
+            section(
+                f":rotating_light: Failed {where}. Runbooks: `/release runbook {escape(deployment.service)}`. "
+                "The stage output is in the thread."
+            )
+        )
+        message.append(_rollback_button(view))
     if status is DeploymentStatus.PENDING_APPROVAL:
         message.append(_buttons(view))
     elif deployment.status_reason and status in (DeploymentStatus.CANCELLED, DeploymentStatus.EXPIRED):
-        message.append(context(escape(truncate(deployment.status_reason, 500))))
+        message.append(context(_keeping_mentions(truncate(deployment.status_reason, 500))))
     if status is DeploymentStatus.EXPIRED:
         message.append(
             context(
@@ -167,3 +265,17 @@ def reject_modal(reference: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+def stage_output(data: dict[str, Any]) -> Rendered:
+    """The tail of one stage's output, as a thread reply under the deployment's message."""
+    tail = str(data.get("tail") or "").strip()
+    heading = f"*{escape(str(data['stage']))}* output" + (
+        " (last lines; the full output is stored)" if data.get("cut") else ""
+    )
+    if not tail:
+        text = f"{heading}: nothing was printed."
+        return text, [section(text)]
+    body = escape(tail).replace("```", "ˋˋˋ")
+    text = f"{heading}:\n```{body}```"
+    return f"{data['reference']} {data['stage']} output", [section(text)]

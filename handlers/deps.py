@@ -21,5 +21,7 @@ class Deps:
     source: Source = Source.SLACK
     tasks: TaskTracker = field(default_factory=TaskTracker)
     wake_delivery: Callable[[], None] = lambda: None
+    wake_pipeline: Callable[[], None] = lambda: None
+    stale_runner_s: float = 60.0
     # For work that answers beyond the reply itself (a file sent to someone's DMs).
     slack: AsyncWebClient | None = None

@@ -8,6 +8,7 @@ NOT_IN_CHANNEL_NOTE = "admin.not_in_channel"
 LOCK_NOTICE = "lock.notice"  # to the affected channels
 LOCK_DIRECT = "lock.direct"  # to the lock's owner
 FREEZE_NOTICE = "freeze.notice"
+INCIDENT_NOTICE = "incident.notice"  # to the service's channel
 
 BLOCK_REPLY = "reply"
 
@@ -19,3 +20,8 @@ BLOCK_DECISION = "deployment_decision"
 VIEW_REJECT = "deployment_reject_reason"
 BLOCK_REASON = "reason"
 ACTION_REASON = "reason_input"
+
+# Pipeline progress and rollback.
+STAGE_OUTPUT = "stage.output"
+ACTION_ROLLBACK = "deployment_rollback"
+BLOCK_ROLLBACK = "deployment_rollback"

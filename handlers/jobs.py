@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
-from core import approvals, locks
+from core import approvals, locks, pipeline
 from core.model import Actor, Role, Source
 from handlers.deps import Deps
 
@@ -37,6 +38,18 @@ async def lock_upkeep(deps: Deps) -> int:
     return count
 
 
+async def watchdog(deps: Deps) -> int:
+    """Fail stages past their timeout or abandoned by a dead runner; see core.pipeline.reconcile."""
+    async with deps.uow() as uow:
+        count = await pipeline.reconcile(uow, now=deps.clock(), stale_after=timedelta(seconds=deps.stale_runner_s))
+        await uow.commit()
+    return count
+
+
 def interval_jobs() -> list[IntervalJob]:
     """Every periodic job, registered with the scheduler by ``bot.scheduler``."""
-    return [IntervalJob("expire-approvals", 60, expire_approvals), IntervalJob("lock-upkeep", 60, lock_upkeep)]
+    return [
+        IntervalJob("expire-approvals", 60, expire_approvals),
+        IntervalJob("watchdog", 15, watchdog),
+        IntervalJob("lock-upkeep", 60, lock_upkeep),
+    ]

@@ -1,10 +1,11 @@
-"""Short notices about locks and freezes, rendered from the data stored with each outbox notification."""
+"""Short notices about locks, freezes and incidents, rendered from the data stored with each outbox notification."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from core.durations import format_duration
 from core.locks import scope_text
 from core.text import escape, mention
 from handlers.blocks import Rendered, section, slack_time
@@ -73,3 +74,16 @@ def freeze_notice(data: dict[str, Any]) -> Rendered:
         f":snowflake: {by} froze *{environment}* from {slack_time(starts)} until {slack_time(ends)} "
         f"({data['reference']}){_reason(data.get('reason'))}"
     )
+
+
+def incident_notice(data: dict[str, Any]) -> Rendered:
+    """In the service's channel: an incident attributed to a deployment, or resolved."""
+    what = (
+        f"{data['reference']} (*{escape(str(data['service']))}* `{escape(str(data['version']))}` in "
+        f"*{escape(str(data['environment']))}*)"
+    )
+    by = mention(str(data.get("by", "")))
+    if data.get("event") == "resolved":
+        restored = format_duration(max(1, int(data.get("restored_s") or 0)))
+        return _notice(f":white_check_mark: {by} resolved the incident on {what}, {restored} after it was opened.")
+    return _notice(f":fire: {by} attributed an incident to {what}{_reason(data.get('note'))}")

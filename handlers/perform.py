@@ -78,6 +78,7 @@ async def perform(
     except ReleasebotError as error:
         return blocks.reply(error.render())
     deps.wake_delivery()
+    deps.wake_pipeline()
     return rendered
 
 

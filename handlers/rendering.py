@@ -24,9 +24,11 @@ async def _deployment(uow_factory: UnitOfWorkFactory, data: dict[str, Any]) -> b
 LIVE: dict[str, LiveRenderer] = {ids.DEPLOYMENT_STATUS: _deployment}
 STATIC: dict[str, Callable[[dict[str, Any]], blocks.Rendered]] = {
     ids.DEPLOYMENT_OUTCOME: cards.outcome_message,
+    ids.STAGE_OUTPUT: cards.stage_output,
     ids.LOCK_NOTICE: notices.lock_notice,
     ids.LOCK_DIRECT: notices.lock_direct,
     ids.FREEZE_NOTICE: notices.freeze_notice,
+    ids.INCIDENT_NOTICE: notices.incident_notice,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,8 +42,25 @@ class OutboxRepository:
     def __init__(self, session: AsyncSession, *, now: datetime | None = None) -> None:
         self.session = session
         self.now = now
+        self._added: dict[str, int] = {}
 
     async def add(self, notification: Notification) -> Notification:
+        """Queue a notification in the caller's transaction. The same update of the same message queued twice
+        in one transaction is queued once: it would render the same state twice."""
+        key = json.dumps(
+            [
+                notification.kind,
+                notification.channel,
+                notification.message_key,
+                notification.thread_key,
+                notification.data,
+            ],
+            sort_keys=True,
+            default=str,
+        )
+        if notification.message_key and key in self._added:
+            notification.id = self._added[key]
+            return notification
         created = self.now or datetime.now().astimezone()
         row = OutboxRow(
             kind=notification.kind,
@@ -58,6 +76,7 @@ class OutboxRepository:
         self.session.add(row)
         await self.session.flush()
         notification.id = row.id
+        self._added[key] = row.id
         return notification
 
     async def claim(self, *, worker: str, now: datetime, lease: timedelta, limit: int) -> Sequence[Notification]:

@@ -294,6 +294,16 @@ class ReleaseRepository:
         release.id = row.id
         return release
 
+    async def mark_bad(self, release_id: int) -> bool:
+        statement = (
+            update(ReleaseRow)
+            .where(ReleaseRow.id == release_id, ReleaseRow.status == ReleaseStatus.ACTIVE.value)
+            .values(status=ReleaseStatus.BAD.value)
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(statement)
+        return bool(getattr(result, "rowcount", 0) == 1)
+
 
 class DeploymentRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -338,6 +348,7 @@ class DeploymentRepository:
             status_reason=row.status_reason,
             bypasses=list(row.bypasses or []),
             rollback_of_id=row.rollback_of_id,
+            cancel_requested=row.cancel_requested,
             id=row.id,
         )
 
@@ -412,6 +423,20 @@ class DeploymentRepository:
             update(DeploymentRow)
             .where(DeploymentRow.id == deployment_id, DeploymentRow.status.in_([s.value for s in from_statuses]))
             .values(status=to_status.value, **(changes or {}))
+            .execution_options(synchronize_session=False)
+        )
+        result = await self.session.execute(statement)
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def request_cancel(self, deployment_id: int, *, note: str) -> bool:
+        statement = (
+            update(DeploymentRow)
+            .where(
+                DeploymentRow.id == deployment_id,
+                DeploymentRow.status == DeploymentStatus.RUNNING.value,
+                DeploymentRow.cancel_requested.is_(False),
+            )
+            .values(cancel_requested=True, status_reason=note)
             .execution_options(synchronize_session=False)
         )
         result = await self.session.execute(statement)

@@ -166,7 +166,10 @@ class DeploymentRow(Base):
 
 class DeploymentStageRow(Base):
     __tablename__ = "deployment_stages"
-    __table_args__ = (UniqueConstraint("deployment_id", "position", name="uq_deployment_stages_position"),)
+    __table_args__ = (
+        UniqueConstraint("deployment_id", "position", name="uq_deployment_stages_position"),
+        Index("ix_deployment_stages_status", "status"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
     position: Mapped[int] = mapped_column(Integer)
@@ -181,6 +184,9 @@ class DeploymentStageRow(Base):
     exit_code: Mapped[int | None] = mapped_column(Integer)
     output: Mapped[str | None] = mapped_column(Text)
     runner: Mapped[str | None] = mapped_column(String(80))
+    heartbeat_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempt: Mapped[str | None] = mapped_column(String(40))
 
 
 class ApprovalRow(Base):

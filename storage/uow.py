@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.approvals import ApprovalRepository
 from storage.audit import AuditRepository
 from storage.freezes import FreezeRepository
+from storage.incidents import IncidentRepository
 from storage.locks import LockRepository
 from storage.outbox import OutboxRepository
 from storage.repositories import (
@@ -22,6 +23,8 @@ from storage.repositories import (
     TeamRepository,
     UserRepository,
 )
+from storage.rollbacks import RollbackRepository
+from storage.stages import StageRepository
 
 
 class SqlUnitOfWork:
@@ -48,6 +51,9 @@ class SqlUnitOfWork:
         self.locks = LockRepository(self.session)
         self.freezes = FreezeRepository(self.session)
         self.approvals = ApprovalRepository(self.session)
+        self.stages = StageRepository(self.session)
+        self.rollbacks = RollbackRepository(self.session)
+        self.incidents = IncidentRepository(self.session)
         return self
 
     async def __aexit__(

@@ -28,6 +28,7 @@ class Deploy(Command):
     environment: str
     dry_run: bool = False
     override_freeze: str | None = None
+    override_bad: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,10 @@ class Status(Command):
 
 HELP = "/release help"
 CREATE = "/release create <service> <version> [commit <sha>] [notes <text>]"
-DEPLOY = "/release deploy <service> <version> to <env> [--dry-run] [--override-freeze <reason>]"
+DEPLOY = (
+    "/release deploy <service> <version> to <env> [--dry-run] [--override-freeze <reason>] [--override-bad <reason>]"
+)
+OVERRIDES = ("--override-freeze", "--override-bad")
 STATUS = "/release status [service]"
 
 
@@ -69,13 +73,34 @@ def parse_deploy(tokens: list[str]) -> Command:
     if keyword.lower() != "to":
         raise args.fail(f"Expected `to` before the environment, got {shown(keyword)}.")
     env = name(args.take("the environment"), "environment", args)
-    override = None
-    if args.more():
-        flag = args.take("`--override-freeze <reason>`")
-        if flag.lower() != "--override-freeze":
-            raise args.fail(f"Unexpected {shown(flag)}.")
-        override = args.rest("reason for overriding the freeze")
-    return Deploy(service, ver, env, dry_run, override)
+    overrides = _overrides(args)
+    return Deploy(service, ver, env, dry_run, overrides.get("--override-freeze"), overrides.get("--override-bad"))
+
+
+def _overrides(args: Args) -> dict[str, str]:
+    """``--override-freeze <reason>`` and ``--override-bad <reason>``, in either order; a reason runs up to the
+    next override flag."""
+    found: dict[str, str] = {}
+    while args.more():
+        token = args.take("an override")
+        flag = token.lower()
+        if flag not in OVERRIDES:
+            raise args.fail(f"Unexpected {shown(token)}.")
+        if flag in found:
+            raise args.fail(f"`{flag}` is given twice.")
+        words = []
+        while (word := args.peek()) is not None and word.lower() not in OVERRIDES:
+            words.append(args.take("a reason"))
+        what = "freeze" if flag == "--override-freeze" else "bad release"
+        if not words:
+            raise args.fail(f"Missing the reason for overriding the {what}.")
+        reason = " ".join(words)
+        if len(reason) > MAX_TEXT:
+            raise args.fail(
+                f"The reason for overriding the {what} is {len(reason)} characters long; the limit is {MAX_TEXT}."
+            )
+        found[flag] = reason
+    return found
 
 
 def parse_status(tokens: list[str]) -> Command:

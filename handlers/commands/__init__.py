@@ -14,7 +14,7 @@ from core.errors import ReleasebotError
 from core.syntax import Command
 from handlers import blocks, ids
 from handlers import perform as perform_module
-from handlers.commands import approvals, audit, configuration, locks, releases
+from handlers.commands import approvals, audit, configuration, locks, releases, rollbacks
 from handlers.context import CommandContext, Registry
 from handlers.deps import Deps
 from handlers.perform import perform
@@ -27,6 +27,7 @@ Respond = Callable[..., Awaitable[Any]]
 HANDLERS: Registry = {
     **releases.HANDLERS,
     **approvals.HANDLERS,
+    **rollbacks.HANDLERS,
     **locks.HANDLERS,
     **audit.HANDLERS,
     **configuration.HANDLERS,

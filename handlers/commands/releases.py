@@ -37,6 +37,8 @@ async def deploy(ctx: CommandContext, command: verbs.Deploy) -> blocks.Rendered:
         environment=command.environment,
         now=ctx.now,
         request_id=ctx.request_id,
+        override_freeze=command.override_freeze,
+        override_bad=command.override_bad,
     )
     service = await ctx.uow.services.get(command.service)
     channel = service.slack_channel if service else ""

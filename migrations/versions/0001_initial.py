@@ -184,6 +184,9 @@ def upgrade() -> None:
         sa.Column("exit_code", sa.Integer(), nullable=True),
         sa.Column("output", sa.Text(), nullable=True),
         sa.Column("runner", sa.String(length=80), nullable=True),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("attempt", sa.String(length=40), nullable=True),
         sa.ForeignKeyConstraint(
             ["deployment_id"],
             ["deployments.id"],
@@ -192,6 +195,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deployment_stages")),
         sa.UniqueConstraint("deployment_id", "position", name="uq_deployment_stages_position"),
     )
+    op.create_index("ix_deployment_stages_status", "deployment_stages", ["status"])
     op.create_table(
         "approvals",
         sa.Column("id", BIG_ID, nullable=False),

@@ -131,16 +131,16 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 
 def bot_settings(database_url: str, fake: FakeSlack, **extra: Any) -> Any:
-    return load_settings(
-        _env_file=None,
-        slack_bot_token="xoxb-test-token",
-        slack_signing_secret=SECRET,
-        slack_api_base_url=fake.base_url,
-        database_url=database_url,
-        admins=ADMIN,
-        fallback_channel=FALLBACK,
-        **extra,
-    )
+    """Settings for HTTP mode; ``extra`` adds or overrides fields (``slack_signing_secret=None`` drops it)."""
+    fields: dict[str, Any] = {
+        "slack_bot_token": "xoxb-test-token",
+        "slack_signing_secret": SECRET,
+        "slack_api_base_url": fake.base_url,
+        "database_url": database_url,
+        "admins": ADMIN,
+        "fallback_channel": FALLBACK,
+    }
+    return load_settings(_env_file=None, **{**fields, **extra})
 
 
 async def start_bot(database_url: str, fake: FakeSlack, *, deliver: bool = True) -> tuple[Runtime, TestServer]:

@@ -339,3 +339,15 @@ def url_verification(challenge: str | None = None) -> bytes:
     if challenge is not None:
         body["challenge"] = challenge
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def socket_envelope(kind: str, **payload: Any) -> dict[str, Any]:
+    """A Socket Mode envelope (``slash_commands``, ``interactive`` or ``events_api``) from the samples.
+
+    It gets a fresh ``envelope_id``; ``payload`` replaces fields of the sample's payload (unsigned, as
+    Socket Mode delivers them).
+    """
+    envelope: dict[str, Any] = sample("socket_mode_envelopes.json")["server_to_app"][kind]
+    envelope["envelope_id"] = str(uuid.uuid4())
+    envelope["payload"].update(payload)
+    return envelope

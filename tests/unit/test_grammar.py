@@ -42,7 +42,8 @@ def test_deploy_needs_to_before_the_environment() -> None:
     assert caught.value.message == "Expected `to` before the environment, got `into`."
     assert (
         caught.value.hint
-        == "Usage: `/release deploy <service> <version> to <env> [--dry-run] [--override-freeze <reason>]`"
+        == "Usage: `/release deploy <service> <version> to <env> [--dry-run] [--override-freeze <reason>] "
+        "[--override-bad <reason>]`"
     )
 
 

@@ -1,0 +1,1 @@
+"""Stage executors: a local command, or a signed webhook to CI."""
