@@ -71,7 +71,7 @@ class Console:
                 if block.get("text"):
                     lines.extend(self.plain(block["text"]["text"]).splitlines())
                 for field in block.get("fields", []):
-                    lines.append("  " + self.plain(field["text"]))
+                    lines.append("  " + self.plain(field["text"]).replace("\n", ": ", 1))
                 if block.get("accessory", {}).get("type") == "button":
                     lines.append(self._button(block["accessory"]))
             elif kind == "context":

@@ -71,7 +71,7 @@ async def cancel_deployment(
 def _refuse_finished(deployment: Deployment) -> None:
     if deployment.is_active:
         return
-    status = deployment.status.value.replace("_", " ")
+    status = "deployed" if deployment.status is DeploymentStatus.SUCCESS else deployment.status.value.replace("_", " ")
     raise Conflict(
         f"{deployment.reference} is already {status}: only a deployment that is waiting, queued or running can be "
         "cancelled.",
@@ -90,10 +90,7 @@ async def _cancel_running(
     if not await uow.deployments.request_cancel(deployment.id, note=note):
         current = await find_deployment(uow, deployment.id)
         if current.status is DeploymentStatus.RUNNING and current.cancel_requested:
-            raise Conflict(
-                f"{current.reference} is already being cancelled ({escape(current.status_reason or 'asked')}): its "
-                "running stage is being stopped."
-            )
+            raise Conflict(f"{current.reference} is already being cancelled: its running stage is being stopped.")
         _refuse_finished(current)
         raise Conflict(f"{current.reference} changed a moment ago; nothing was cancelled.")
     deployment.cancel_requested = True

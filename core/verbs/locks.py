@@ -40,9 +40,10 @@ class ListLocks(Command):
 @dataclass(frozen=True)
 class FreezeEnvironment(Command):
     environment: str
-    ends_at: datetime
+    ends_at: datetime | None  # None: ``duration_s`` after the start
     starts_at: datetime | None = None  # None: now
     reason: str | None = None
+    duration_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class Unfreeze(Command):
 LOCK = "/release lock <env> [<service>] [for <duration>] [reason <text>]"
 UNLOCK = "/release unlock <env> [<service>] [--force reason <text>]"
 LOCKS = "/release locks"
-FREEZE = "/release freeze <env> [from <time|now>] until <time> [tz <zone>] [reason <text>]"
+FREEZE = "/release freeze <env> [from <time|now>] (until <time> | for <duration>) [tz <zone>] [reason <text>]"
 FREEZES = "/release freezes"
 UNFREEZE = "/release unfreeze <F-id>"
 
@@ -129,7 +130,7 @@ def _freeze_options(args: Args) -> dict[str, str]:
     found: dict[str, str] = {}
     while (token := args.peek()) is not None:
         key = token.lower()
-        if key not in ("from", "until", "tz", "reason"):
+        if key not in ("from", "until", "for", "tz", "reason"):
             raise args.fail(f"Unexpected {shown(token)}.")
         if key in found:
             raise args.fail(f"`{key}` is given twice.")
@@ -138,6 +139,8 @@ def _freeze_options(args: Args) -> dict[str, str]:
             found[key] = args.rest("text after `reason`")
         elif key == "tz":
             found[key] = args.take("a time zone after `tz`")
+        elif key == "for":
+            found[key] = args.take("a duration after `for`, like `2h` or `3d`")
         else:
             found[key] = _time_text(args, key)
     return found
@@ -147,11 +150,14 @@ def parse_freeze(tokens: list[str]) -> Command:
     args = Args(tokens, FREEZE)
     environment = name(args.take("the environment"), "environment", args)
     options = _freeze_options(args)
-    if "until" not in options:
-        raise args.fail("Missing `until <time>`: say when the freeze ends.")
+    if ("until" in options) == ("for" in options):
+        raise args.fail("Say when the freeze ends: `until <time>` or `for <duration>` (one of them).")
     tz = timezone(options["tz"], args) if "tz" in options else "UTC"
     start = options.get("from", "now")
     starts_at = None if start.lower() == "now" else _instant(start, args, tz)
+    if "for" in options:
+        seconds = int(str(args.converted(parse_duration, options["for"])))
+        return FreezeEnvironment(environment, None, starts_at, options.get("reason"), duration_s=seconds)
     return FreezeEnvironment(environment, _instant(options["until"], args, tz), starts_at, options.get("reason"))
 
 

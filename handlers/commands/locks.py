@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core import freezes, locks
 from core.durations import format_duration
@@ -90,7 +90,7 @@ async def freeze(ctx: CommandContext, command: verbs.FreezeEnvironment) -> block
         actor=ctx.actor,
         environment=command.environment,
         starts_at=command.starts_at,
-        ends_at=command.ends_at,
+        ends_at=command.ends_at or (command.starts_at or ctx.now) + timedelta(seconds=command.duration_s or 0),
         reason=command.reason,
         now=ctx.now,
         request_id=ctx.request_id,
