@@ -94,7 +94,7 @@ def test_freeze_reads_times_in_utc_or_the_zone_given() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("freeze production from now", "Missing `until <time>`: say when the freeze ends."),
+        ("freeze production from now", "Say when the freeze ends: `until <time>` or `for <duration>` (one of them)."),
         (
             "freeze production until friday",
             "`friday` is not a date and time: write it like `2026-11-27T18:00` (in UTC)",
@@ -148,3 +148,14 @@ def test_lock_notices_are_valid_block_kit_with_user_text_escaped(render: object,
     text, blocks = render({**base, **data})  # type: ignore[operator]
     blockkit.assert_valid("message", {"text": text, "blocks": blocks})
     assert "<!channel>" not in text and re.search(r"\*payments-api\* in \*staging\*", text)
+
+
+def test_a_freeze_can_last_a_duration_from_now() -> None:
+    parsed = grammar.parse('freeze production for 3d reason "quarter end"')
+    assert isinstance(parsed, lv.FreezeEnvironment)
+    assert (parsed.ends_at, parsed.starts_at, parsed.duration_s, parsed.reason) == (
+        None,
+        None,
+        3 * 86400,
+        "quarter end",
+    )
