@@ -56,7 +56,7 @@ async def _serve(kind: str, port_file: Path, database_url: str | None) -> None:
     from bot.logging import configure_logging
 
     configure_logging("WARNING", "text")
-    replies: Counter[str] = Counter(replies=0, unexpected=0) if kind == "real" else Counter()
+    replies: Counter[str] = Counter(replies=0, created=0, unexpected=0) if kind == "real" else Counter()
     recorded: Counter[str] = Counter()
 
     def count(call: Call) -> None:
@@ -64,6 +64,7 @@ async def _serve(kind: str, port_file: Path, database_url: str | None) -> None:
             text = str(call.args.get("text", ""))
             replies["replies"] += 1
             replies["unexpected"] += text.startswith(":warning:")
+            replies["created"] += text.startswith("Created ")
         recorded["calls"] += 1
         if recorded["calls"] % 100 == 0:
             fake.clear()  # the fake records every call: keep that from growing the server's heap
@@ -346,7 +347,7 @@ async def run_rate(target: Target, rate: int, seconds: float, warmup: float) -> 
     lags = sorted(s[1] * 1000 for s in samples)
     outcomes = Counter(s[0] for s in samples)
     ms = {p: percentile(latencies, p) for p in (50, 95, 99, 100)}
-    server = {k: after[k] - before.get(k, 0) for k in ("replies", "unexpected") if k in after}
+    server = {k: after[k] - before.get(k, 0) for k in ("replies", "created", "unexpected") if k in after}
     server |= {"tasks_left": after.get("tasks", -1), "outbox_left": after.get("outbox", -1)}
     return RateResult(
         offered=rate,
@@ -570,7 +571,8 @@ def report(data: dict[str, Any]) -> str:
         for r in rows:
             s, loop = r["server"], r["loop"]
             background = (
-                f"{s['replies']} replies (warm-up included), {s['unexpected']} unexpected errors, left "
+                f"{s['replies']} replies (warm-up included; {s['created']} releases created), "
+                f"{s['unexpected']} unexpected errors, left "
                 f"{s['tasks_left']} tasks {s['outbox_left']} outbox"
                 if "replies" in s
                 else "-"

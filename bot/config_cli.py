@@ -1,4 +1,4 @@
-"""``releasebot config apply FILE``: declare teams, environments, services and users from a YAML file."""
+"""``releasebot config apply FILE``: declare teams, environments (and their freezes), services and users."""
 
 from __future__ import annotations
 
@@ -82,10 +82,10 @@ async def apply_config_file(settings: DatabaseSettings, path: Path, *, actor_id:
 
 
 def _changes(report: ApplyReport) -> list[str]:
-    """One line per object created (+) or updated (~), so the operator sees exactly what moved."""
+    """One line per object created (+), updated (~) or cancelled (-), so the operator sees exactly what moved."""
     return [
         f"  {mark} {kind} {name}"
-        for mark, by_kind in (("+", report.created), ("~", report.updated))
+        for mark, by_kind in (("+", report.created), ("~", report.updated), ("-", report.cancelled))
         for kind, names in by_kind.items()
         for name in names
     ]

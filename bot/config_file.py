@@ -27,6 +27,10 @@ users. Every section is optional; objects the file does not name are left as the
         stages:                             # run in order; executor command (default) or webhook
           - {name: build, executor: command, command: ["./deploy.sh", "build"], timeout: 10m}
           - {name: ci, executor: webhook, url: "https://ci.example.com/hooks/deploy", timeout: 30m}
+        freezes:                            # recurring; nothing is deployed here from each time the cron
+                                            # expression fires, in the time zone (default UTC), for the
+                                            # duration (1m-14d); reason optional, up to 500 characters
+          - {cron: "0 18 * * fri", duration: 63h, timezone: Europe/Paris, reason: "weekend freeze"}
     services:
       - name: payments-api
         team: payments                      # declared in this file or already stored
@@ -37,7 +41,9 @@ users. Every section is optional; objects the file does not name are left as the
 
 Applying is idempotent and all or nothing. For the objects it names the file is the truth: a key left
 out takes its default, except a user's name and team and an environment's webhook secret, which keep
-the stored value. Durations are whole numbers with a unit: ``90m``, ``24h``, ``2d``, ``1h30m`` (s, m,
+the stored value. An environment's ``freezes`` are all its recurring freezes: a recurring freeze stored
+for an environment the file names but no longer listed there is cancelled when the file is applied
+(an environment without ``freezes`` has none). Durations are whole numbers with a unit: ``90m``, ``24h``, ``2d``, ``1h30m`` (s, m,
 h, d, w); stage timeouts run from 1s to 24h (default 10m). Problems are reported as
 ``location: what is wrong`` with the file's own keys and list positions (``services[1].channel``);
 YAML syntax errors as ``FILE:LINE:COL: ...``. References to teams and environments that the file does
@@ -193,6 +199,7 @@ class _Reader:
             environments=[self._environment(index, env) for index, env in environments],
             services=[service.to_core() for _, service in services],
             users=[user.to_core() for _, user in users],
+            freezes=[freeze.to_core(env.name) for _, env in environments for freeze in env.freezes],
             positions={section: [index for index, _ in items] for section, items in sections.items()},
         )
 

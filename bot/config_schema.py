@@ -18,6 +18,7 @@ from core.config_apply import EXECUTORS, MAX_APPROVALS, MAX_ORDER, UserDeclarati
 from core.durations import parse_duration
 from core.errors import Invalid
 from core.model import Policy, Role, Service, StageSpec, Team
+from core.recurring_freezes import FreezeDeclaration, cron_problem, duration_problem, reason_problem
 from core.syntax import NAME_RE, URL_RE
 from core.text import parse_channel, parse_user
 
@@ -123,6 +124,27 @@ def _duration(value: Any) -> int:
         raise problem(error.message.replace("`", "'").rstrip(".")) from None
 
 
+def _freeze_duration(value: Any) -> int:
+    seconds = _duration(value)
+    if (wrong := duration_problem(seconds)) is not None:
+        raise problem(wrong)
+    return seconds
+
+
+def _cron(value: Any) -> str:
+    expression = " ".join(_text(value, 'a cron expression in quotes, like "0 18 * * fri"').split())
+    if (wrong := cron_problem(expression)) is not None:
+        raise problem(wrong)
+    return expression
+
+
+def _reason(value: Any) -> str | None:
+    reason = _text(value, "text") if value is not None else ""
+    if (wrong := reason_problem(reason)) is not None:
+        raise problem(wrong)
+    return reason or None
+
+
 def _approver(value: Any) -> str:
     if isinstance(value, str) and value.strip().lower() in _ROLES:
         return value.strip().lower()
@@ -223,6 +245,22 @@ class StageEntry(Entry):
         )
 
 
+class FreezeEntry(Entry):
+    cron: Annotated[str, BeforeValidator(_cron)]
+    duration: Annotated[int, BeforeValidator(_freeze_duration)]
+    timezone: Annotated[str, BeforeValidator(_timezone)] = "UTC"
+    reason: Annotated[str | None, BeforeValidator(_reason)] = None
+
+    def to_core(self, environment: str) -> FreezeDeclaration:
+        return FreezeDeclaration(
+            environment=environment,
+            cron=self.cron,
+            duration_s=self.duration,
+            timezone=self.timezone,
+            reason=self.reason,
+        )
+
+
 class EnvironmentEntry(Entry):
     name: EnvironmentName
     order: Annotated[int, _whole(0, MAX_ORDER)] | None = None
@@ -230,6 +268,7 @@ class EnvironmentEntry(Entry):
     policy: PolicyEntry = PolicyEntry()
     webhook_secret_env: EnvVar | None = None
     stages: list[StageEntry] = []
+    freezes: list[FreezeEntry] = []
 
 
 class ServiceEntry(Entry):

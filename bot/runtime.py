@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
@@ -162,6 +163,10 @@ class Runtime:
             self._delivery_task = asyncio.get_running_loop().create_task(self.delivery.run())
         if run_pipeline:
             self._pipeline_task = asyncio.get_running_loop().create_task(self.pipeline.run())
+        # Everything loaded so far (libraries, the app) lives as long as the process: move it out of the
+        # collector's sight, so full collections scan only new objects instead of stalling every request.
+        gc.collect()
+        gc.freeze()
         if schedule:
             self.scheduler = build_scheduler(self.deps)
             self.scheduler.start()
@@ -191,4 +196,5 @@ class Runtime:
                 await asyncio.wait_for(self._delivery_task, 10)
             except TimeoutError:
                 self._delivery_task.cancel()
+        await self.deps.replies.close()
         await self.engine.dispose()

@@ -1,4 +1,4 @@
-"""Configuration as code: a declaration of teams, environments, services and users, checked then applied.
+"""Configuration as code: teams, environments and their recurring freezes, services, users; checked, applied.
 
 Problems name their place in the configuration file, with the file's own keys: ``services[2].team``,
 ``environments[1].stages[0].timeout``. Applying is all or nothing and idempotent: a declaration with any
@@ -20,9 +20,17 @@ from core.errors import Invalid
 from core.model import Actor, Environment, Role, Service, StageSpec, Team, User
 from core.permissions import Permission, require
 from core.ports import UnitOfWork
+from core.recurring_freezes import FreezeDeclaration, apply_recurring_freezes, freeze_problems
 
-KINDS = ("team", "environment", "service", "user")
-SECTIONS = {"team": "teams", "environment": "environments", "service": "services", "user": "users"}
+KINDS = ("team", "environment", "freeze", "service", "user")
+SECTIONS = {
+    "team": "teams",
+    "environment": "environments",
+    "freeze": "freezes",
+    "service": "services",
+    "user": "users",
+}
+OUTCOMES = ("created", "updated", "cancelled", "unchanged")
 EXECUTORS = ("command", "webhook")
 MAX_APPROVALS = 10
 MAX_ORDER = 1000
@@ -45,14 +53,18 @@ class ConfigDeclaration:
     """Everything a configuration file declares. Objects it does not mention are left alone.
 
     An environment whose ``webhook_secret`` is None keeps its stored secret (secrets are not written in
-    files). ``positions`` says where each item stood in its section of the file when a reader left some
-    items out (for example items with shape errors), so locations still point at the right item.
+    files). ``freezes`` are the recurring freezes of the declared environments, in the order of the file;
+    for each environment it declares, the declaration is the truth for its recurring freezes (applying
+    cancels the stored ones it does not list). ``positions`` says where each item stood in its section of
+    the file when a reader left some items out (for example items with shape errors), so locations still
+    point at the right item.
     """
 
     teams: list[Team] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
     environments: list[Environment] = field(default_factory=list)
     users: list[UserDeclaration] = field(default_factory=list)
+    freezes: list[FreezeDeclaration] = field(default_factory=list)
     positions: dict[str, list[int]] = field(default_factory=dict)
 
     def location(self, section: str, index: int) -> str:
@@ -71,29 +83,39 @@ class ConfigInvalid(Invalid):
 
 @dataclass
 class ApplyReport:
-    """What applying did, per kind (team, environment, service, user): the names created, updated, unchanged."""
+    """What applying did, per kind (team, environment, freeze, service, user): the names created, updated,
+    cancelled (only recurring freezes are) and unchanged. A freeze is named ``environment: cron``."""
 
     created: dict[str, list[str]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
     updated: dict[str, list[str]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
+    cancelled: dict[str, list[str]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
     unchanged: dict[str, list[str]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
 
     @property
     def changed(self) -> bool:
-        return any(self.created.values()) or any(self.updated.values())
+        return any(self.created.values()) or any(self.updated.values()) or any(self.cancelled.values())
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """``{"team": {"created": 2, "updated": 0, "unchanged": 1}, ...}``"""
-        outcomes = {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
-        return {kind: {name: len(by_kind[kind]) for name, by_kind in outcomes.items()} for kind in KINDS}
+        """``{"team": {"created": 2, "updated": 0, "cancelled": 0, "unchanged": 1}, ...}``"""
+        return {kind: {outcome: len(self.outcome(outcome)[kind]) for outcome in OUTCOMES} for kind in KINDS}
+
+    def outcome(self, outcome: str) -> dict[str, list[str]]:
+        """The names per kind for one of ``OUTCOMES``."""
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "cancelled": self.cancelled,
+            "unchanged": self.unchanged,
+        }[outcome]
 
     def summary(self) -> str:
-        """``2 teams created, 1 service updated, 3 unchanged``, or ``nothing to change``."""
+        """``2 teams created, 1 service updated, 1 freeze cancelled, 3 unchanged``, or ``nothing to change``."""
         if not self.changed:
             return "nothing to change"
         parts = [
             f"{len(names)} {kind if len(names) == 1 else SECTIONS[kind]} {outcome}"
-            for outcome, by_kind in (("created", self.created), ("updated", self.updated))
-            for kind, names in by_kind.items()
+            for outcome in OUTCOMES[:-1]
+            for kind, names in self.outcome(outcome).items()
             if names
         ]
         unchanged = sum(len(names) for names in self.unchanged.values())
@@ -116,7 +138,8 @@ def validate(
     Names are unique per kind, stage names unique per environment; a service's or user's team and a
     policy's required environment must be declared in the file or be among the ``known_*`` names (the
     stored ones). When ``known_*`` is None the store is not consulted and a name the file does not declare
-    is not reported: only the use case, which sees the store, can tell.
+    is not reported: only the use case, which sees the store, can tell. A recurring freeze belongs to an
+    environment the declaration declares (see ``core.recurring_freezes.freeze_problems`` for its rules).
     """
     problems: list[str] = []
     problems += _duplicates(decl, "teams", "name", [team.name for team in decl.teams])
@@ -135,6 +158,26 @@ def validate(
         problems += _policy_problems(at, env, environments)
         problems += _stage_problems(at, env.stages)
     problems += _requirement_loops(decl)
+    problems += _freeze_problems(decl)
+    return problems
+
+
+def _freeze_problems(decl: ConfigDeclaration) -> list[str]:
+    """Each environment's freezes at ``environments[i].freezes[j]``, i being the environment's first declaration."""
+    first: dict[str, int] = {}
+    for index, env in enumerate(decl.environments):
+        first.setdefault(env.name, index)
+    by_environment: dict[str, list[FreezeDeclaration]] = {}
+    problems: list[str] = []
+    for index, freeze in enumerate(decl.freezes):
+        if freeze.environment in first:
+            by_environment.setdefault(freeze.environment, []).append(freeze)
+        else:
+            problems.append(
+                f"freezes[{index}].environment: '{freeze.environment}' is not among the declared environments"
+            )
+    for name, freezes in by_environment.items():
+        problems += freeze_problems(decl.location("environments", first[name]), freezes)
     return problems
 
 
@@ -274,8 +317,9 @@ async def apply_configuration(
 
     Only admins may. The whole declaration is checked against the store first (``ConfigInvalid`` lists
     every problem) and nothing is written unless it is valid. Objects the declaration does not name are
-    left alone. Each object that changes gets one audit entry (``config.<kind>``) with its new values and
-    the fields that changed; an object already as declared is not written and not audited.
+    left alone, except that the stored recurring freezes of a declared environment that the declaration no
+    longer lists are cancelled. Each object that changes gets one audit entry (``config.<kind>``) with its
+    new values and the fields that changed; an object already as declared is not written and not audited.
     """
     require(actor, Permission.MANAGE_CONFIG)
     applier = _Applier(uow, actor=actor, now=now, request_id=request_id)
@@ -287,6 +331,15 @@ async def apply_configuration(
         await applier.team(team)
     for env in declaration.environments:
         await applier.environment(env)
+    for outcome, name in await apply_recurring_freezes(
+        uow,
+        actor=actor,
+        environments={env.name for env in declaration.environments},
+        freezes=declaration.freezes,
+        now=now,
+        request_id=request_id,
+    ):
+        applier.report.outcome(outcome)["freeze"].append(name)
     for service in declaration.services:
         await applier.service(service)
     for user in declaration.users:

@@ -148,17 +148,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @app.action(ids.ACTION_APPROVE)
     async def approve_clicked(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         await ack()
-        deps.tasks.spawn(on_approve(deps, body, respond))
+        deps.tasks.spawn(on_approve(deps, body, deps.replies.responder(body, respond)))
 
     @app.action(ids.ACTION_ROLLBACK)
     async def rollback_clicked(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         await ack()
-        deps.tasks.spawn(on_rollback(deps, body, respond))
+        deps.tasks.spawn(on_rollback(deps, body, deps.replies.responder(body, respond)))
 
     @app.action(ids.ACTION_REJECT)
     async def reject_clicked(ack: Ack, body: dict[str, Any], client: AsyncWebClient, respond: Respond) -> None:
         await ack()
-        deps.tasks.spawn(on_reject_click(deps, body, client, respond))
+        deps.tasks.spawn(on_reject_click(deps, body, client, deps.replies.responder(body, respond)))
 
     @app.view(ids.VIEW_REJECT)
     async def reject_submitted(ack: Ack, body: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from core.model import Role, Source
 from core.ports import Clock, UnitOfWorkFactory
+from handlers.replies import ReplySession
 from handlers.tasks import TaskTracker
 
 
@@ -23,5 +24,6 @@ class Deps:
     wake_delivery: Callable[[], None] = lambda: None
     wake_pipeline: Callable[[], None] = lambda: None
     stale_runner_s: float = 60.0
+    replies: ReplySession = field(default_factory=ReplySession)
     # For work that answers beyond the reply itself (a file sent to someone's DMs).
     slack: AsyncWebClient | None = None

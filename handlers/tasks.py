@@ -12,17 +12,25 @@ log = structlog.get_logger(__name__)
 
 
 class TaskTracker:
-    def __init__(self) -> None:
+    """At most ``limit`` pieces of work run at once; the rest wait their turn in order, so a burst of
+    commands queues here instead of timing out on the database pool."""
+
+    def __init__(self, limit: int = 32) -> None:
+        self._limit = asyncio.Semaphore(limit)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
+        task = asyncio.get_running_loop().create_task(self._limited(coro))
         self._tasks.add(task)
         self._idle.clear()
         task.add_done_callback(self._done)
         return task
+
+    async def _limited(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        async with self._limit:
+            return await coro
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

@@ -89,4 +89,4 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @app.command(ids.COMMAND)
     async def release_command(ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Respond) -> None:
         await ack()
-        deps.tasks.spawn(answer(deps, body, respond))
+        deps.tasks.spawn(answer(deps, body, deps.replies.responder(body, respond)))

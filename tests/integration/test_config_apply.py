@@ -69,10 +69,11 @@ async def test_applying_the_example_creates_everything(migrated_engine: AsyncEng
     report = await apply(migrated_engine, load_config(EXAMPLE, environ={}))
 
     assert report.counts() == {
-        "team": {"created": 2, "updated": 0, "unchanged": 0},
-        "environment": {"created": 2, "updated": 0, "unchanged": 0},
-        "service": {"created": 2, "updated": 0, "unchanged": 0},
-        "user": {"created": 3, "updated": 0, "unchanged": 0},
+        "team": {"created": 2, "updated": 0, "cancelled": 0, "unchanged": 0},
+        "environment": {"created": 2, "updated": 0, "cancelled": 0, "unchanged": 0},
+        "freeze": {"created": 0, "updated": 0, "cancelled": 0, "unchanged": 0},
+        "service": {"created": 2, "updated": 0, "cancelled": 0, "unchanged": 0},
+        "user": {"created": 3, "updated": 0, "cancelled": 0, "unchanged": 0},
     }
     assert report.summary() == "2 teams created, 2 environments created, 2 services created, 3 users created"
     state = await stored(migrated_engine)
@@ -152,8 +153,8 @@ async def test_changing_one_field_updates_only_that_object(migrated_engine: Asyn
     assert changed != example
     report = await apply_text(migrated_engine, tmp_path, changed)
 
-    assert report.updated == {"team": [], "environment": [], "service": ["search-indexer"], "user": []}
-    assert report.created == {"team": [], "environment": [], "service": [], "user": []}
+    assert report.updated == {"team": [], "environment": [], "freeze": [], "service": ["search-indexer"], "user": []}
+    assert report.created == {"team": [], "environment": [], "freeze": [], "service": [], "user": []}
     assert report.summary() == "1 service updated, 8 unchanged"
     entries = (await audit_rows(migrated_engine))[before:]
     assert [(entry.action, entry.target) for entry in entries] == [("config.service", "service:search-indexer")]

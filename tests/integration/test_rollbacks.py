@@ -150,14 +150,13 @@ async def test_rollback_goes_to_the_last_version_that_succeeded_before_the_curre
             None,
         )
     assert outcome.lock is not None and outcome.lock_created and outcome.lock.service == "payments-api"
-    assert (await audit_actions(workspace))[-6:] == [
+    assert (await audit_actions(workspace))[-5:] == [
         ("deployment.request", "D-4"),
         ("deployment.success", "D-4"),
         ("deployment.rollback", "D-3"),
         ("release.bad", "R-3"),
         ("lock.create", "L-1"),
-        ("lock.create", "L-1"),
-    ][:4] + [("lock.create", "L-1")] or True
+    ]
 
 
 async def test_a_rollback_of_a_rollback_goes_one_good_version_further_back(workspace: Uow, clock: FrozenClock) -> None:
@@ -203,8 +202,7 @@ async def test_rollback_to_a_version_that_did_not_run_there_is_refused_precisely
         "there.\nVersions that succeeded there before: `v1`."
     )
     assert await refusal(workspace, clock, to_version="v7") == (
-        "`payments-api` has no release `v7`.\n"
-        "Create it first: `/release create payments-api v7 commit <sha>`."
+        "`payments-api` has no release `v7`.\nCreate it first: `/release create payments-api v7 commit <sha>`."
     )
     assert await refusal(workspace, clock, to_version="v2") == (
         "`v2` is the version being rolled back (D-3).\nName an earlier version, or leave out `to` for the last good one."
@@ -281,7 +279,6 @@ async def test_the_button_of_an_older_failure_is_refused_once_something_newer_ra
 async def test_a_bad_release_needs_an_override_recorded_as_a_bypass(workspace: Uow, clock: FrozenClock) -> None:
     await ship(workspace, clock, "v1")
     await ship(workspace, clock, "v2")
-    rolled_at = clock.now
     outcome = await roll_back(workspace, clock, reason="ledger <!channel> drift")
     rolled_at = outcome.rollback.created_at
     with pytest.raises(Conflict) as caught:
@@ -394,7 +391,12 @@ async def test_two_rollback_commands_at_once_give_one(workspace: Uow, clock: Fro
         return outcome.deployment.reference
 
     results = await asyncio.gather(attempt(DEV), attempt(CAROL))
-    assert sorted(results)[0] == "D-3", results
+    assert results.count("D-3") == 1, results
+    assert next(r for r in results if r != "D-3") in {
+        "D-2 was rolled back a moment ago.",  # PostgreSQL: both read, one transition wins
+        "There is no earlier good version of payments-api in production to roll back to: no other version that is "
+        "not marked bad succeeded there before D-3 (`v1`).",  # SQLite: the second runs after the first
+    }
     assert await count(workspace, RollbackRow.id) == 1
     assert await statuses(workspace) == {
         1: ("success", "deploy"),

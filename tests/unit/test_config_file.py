@@ -11,7 +11,8 @@ from bot.config_file import ConfigFileError, load_config
 from core.config_apply import ApplyReport, ConfigDeclaration, validate
 from core.durations import format_duration, parse_duration
 from core.errors import Invalid
-from core.model import Role
+from core.model import Environment, Role
+from core.recurring_freezes import FreezeDeclaration
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "releasebot.yml"
 
@@ -509,7 +510,18 @@ def test_the_report_summarises_created_updated_and_unchanged() -> None:
     report.unchanged["user"].append("U0ALICE001")
 
     assert report.summary() == "2 teams created, 1 service updated, 3 unchanged"
-    assert report.counts()["team"] == {"created": 2, "updated": 0, "unchanged": 0}
+    assert report.counts()["team"] == {"created": 2, "updated": 0, "cancelled": 0, "unchanged": 0}
+
+
+def test_the_report_counts_recurring_freezes_cancelled() -> None:
+    report = ApplyReport()
+    report.created["freeze"].append("production: 0 18 * * fri")
+    report.cancelled["freeze"].append("production: 0 9 * * mon")
+    report.unchanged["environment"].append("production")
+
+    assert report.changed
+    assert report.summary() == "1 freeze created, 1 freeze cancelled, 1 unchanged"
+    assert report.counts()["freeze"] == {"created": 1, "updated": 0, "cancelled": 1, "unchanged": 0}
 
 
 def test_the_report_says_when_there_is_nothing_to_change() -> None:
@@ -518,3 +530,154 @@ def test_the_report_says_when_there_is_nothing_to_change() -> None:
 
     assert not report.changed
     assert report.summary() == "nothing to change"
+
+
+# --- recurring freezes ----------------------------------------------------------------------------------
+
+FROZEN = VALID.replace(
+    '      - {name: build, command: ["./deploy.sh", "build"]}\n',
+    '      - {name: build, command: ["./deploy.sh", "build"]}\n'
+    "    freezes:\n"
+    '      - {cron: "0 18 * * fri", duration: 63h, timezone: Europe/Paris, reason: "weekend freeze"}\n',
+)
+WEEKEND = '{cron: "0 18 * * fri", duration: 63h, timezone: Europe/Paris, reason: "weekend freeze"}'
+
+
+def test_recurring_freezes_are_declared_per_environment(tmp_path: Path) -> None:
+    text = FROZEN.replace(
+        "  - name: staging\n", "  - name: staging\n    freezes:\n      - {cron: '0  9 1 * *', duration: 2h}\n"
+    )
+
+    decl = load_config(write(tmp_path, text), environ={})
+
+    assert decl.freezes == [
+        FreezeDeclaration(environment="staging", cron="0 9 1 * *", duration_s=7200, timezone="UTC", reason=None),
+        FreezeDeclaration(
+            environment="production",
+            cron="0 18 * * fri",
+            duration_s=63 * 3600,
+            timezone="Europe/Paris",
+            reason="weekend freeze",
+        ),
+    ]
+    assert decl.freezes[0].label == "staging: 0 9 1 * *"
+
+
+def test_the_commented_freeze_of_the_example_file_loads_once_uncommented(tmp_path: Path) -> None:
+    example = EXAMPLE.read_text(encoding="utf-8")
+    assert load_config(EXAMPLE, environ={}).freezes == []
+    commented = "    # freezes:\n    #   - {cron:"
+    assert commented in example
+
+    decl = load_config(write(tmp_path, example.replace(commented, "    freezes:\n      - {cron:")), environ={})
+
+    assert [(freeze.environment, freeze.cron, freeze.duration_s, freeze.timezone) for freeze in decl.freezes] == [
+        ("production", "0 18 * * fri", 63 * 3600, "Europe/Paris")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("freeze", "problem"),
+    [
+        (
+            '{cron: "61 18 * * fri", duration: 63h}',
+            "cron: '61 18 * * fri' is not a cron expression: '61' is not a minute (0 to 59)",
+        ),
+        (
+            '{cron: "0 18 * * fri-mon", duration: 63h}',
+            "cron: '0 18 * * fri-mon' is not a cron expression: the range 'fri-mon' runs backwards",
+        ),
+        ('{cron: "0 18 * *", duration: 63h}', "cron: '0 18 * *' is not a cron expression: it has 4 field(s), not 5"),
+        ('{cron: "0 0 30 2 *", duration: 1h}', "cron: '0 0 30 2 *' is not a cron expression: no month has that day"),
+        ("{cron: 18, duration: 63h}", 'cron: must be a cron expression in quotes, like "0 18 * * fri" (got 18)'),
+        (f'{{cron: "0 18 * * {"fri," * 40}fri", duration: 1h}}', "cron: must be at most 120 characters (got 172)"),
+        ("{duration: 63h}", "cron: is required"),
+        ('{cron: "0 18 * * fri"}', "duration: is required"),
+        ('{cron: "0 18 * * fri", duration: 63}', "duration: '63' has no unit: write it like '90m', '24h' or '2d'"),
+        ('{cron: "0 18 * * fri", duration: soon}', "duration: 'soon' is not a duration: write it like '90m'"),
+        ('{cron: "0 18 * * fri", duration: 30s}', "duration: must be from 1m to 14d (got 30s)"),
+        ('{cron: "0 18 * * fri", duration: 15d}', "duration: must be from 1m to 14d (got 15d)"),
+        (
+            '{cron: "0 18 * * fri", duration: 63h, timezone: Europe/Pariss}',
+            "timezone: unknown time zone 'Europe/Pariss': use an IANA name, like Europe/Paris or UTC",
+        ),
+        ('{cron: "0 18 * * fri", duration: 63h, reason: 42}', "reason: must be text (got 42)"),
+        (
+            f'{{cron: "0 18 * * fri", duration: 63h, reason: "{"x" * 501}"}}',
+            "reason: must be at most 500 characters (got 501)",
+        ),
+        (
+            '{cron: "0 18 * * fri", duration: 63h, time_zone: UTC}',
+            "time_zone: unknown key; did you mean 'timezone'? (allowed: cron, duration, timezone, reason)",
+        ),
+    ],
+)
+def test_each_freeze_problem_is_reported_at_its_location(tmp_path: Path, freeze: str, problem: str) -> None:
+    text = FROZEN.replace(WEEKEND, freeze)
+
+    (reported,) = problems_of(tmp_path, text)
+
+    assert reported.startswith(f"environments[1].freezes[0].{problem}")
+
+
+@pytest.mark.parametrize(
+    ("freezes", "problem"),
+    [
+        ("{cron: '0 18 * * fri'}", "environments[1].freezes: must be a list (got a mapping)"),
+        ("['0 18 * * fri']", "environments[1].freezes[0]: must be a mapping of keys to values (got '0 18 * * fri')"),
+    ],
+)
+def test_a_freeze_list_of_the_wrong_shape_is_reported(tmp_path: Path, freezes: str, problem: str) -> None:
+    text = FROZEN.replace(f"\n      - {WEEKEND}", f" {freezes}")
+
+    assert problems_of(tmp_path, text) == [problem]
+
+
+def test_an_expression_declared_twice_for_one_environment_is_reported_at_the_second(tmp_path: Path) -> None:
+    text = FROZEN.replace(WEEKEND, f'{WEEKEND}\n      - {{cron: "0  18 * * fri", duration: 1h}}')
+    text = text.replace(
+        "  - name: staging\n", "  - name: staging\n    freezes:\n      - {cron: '0 18 * * fri', duration: 1h}\n"
+    )
+
+    assert problems_of(tmp_path, text) == [
+        "environments[1].freezes[1].cron: '0 18 * * fri' is declared twice for this environment "
+        "(first at environments[1].freezes[0])"
+    ]
+
+
+def test_every_freeze_problem_is_reported_at_once_in_file_order(tmp_path: Path) -> None:
+    text = FROZEN.replace(
+        WEEKEND, '{cron: "0 24 * * fri", duration: 15d, timezone: Mars/Olympus}\n      - {cron: "* * * * *"}'
+    ).replace("approvals: 1,", "approvals: 11,")
+
+    assert [problem.split(":")[0] for problem in problems_of(tmp_path, text)] == [
+        "environments[1].policy.approvals",
+        "environments[1].freezes[0].cron",
+        "environments[1].freezes[0].duration",
+        "environments[1].freezes[0].timezone",
+        "environments[1].freezes[1].duration",
+    ]
+
+
+def test_a_declaration_built_in_code_gets_the_same_freeze_checks() -> None:
+    decl = ConfigDeclaration(
+        environments=[Environment(name="staging"), Environment(name="production")],
+        freezes=[
+            FreezeDeclaration(environment="production", cron="0 18 * * fri", duration_s=63 * 3600),
+            FreezeDeclaration(environment="production", cron="0 24 * * fri", duration_s=30, timezone="Mars/Olympus"),
+            FreezeDeclaration(environment="qa", cron="0 18 * * fri", duration_s=3600),
+            FreezeDeclaration(environment="production", cron="0 18 * * fri", duration_s=3600, reason="x" * 501),
+        ],
+        positions={"environments": [2, 4]},
+    )
+
+    assert validate(decl) == [
+        "freezes[2].environment: 'qa' is not among the declared environments",
+        "environments[4].freezes[1].cron: '0 24 * * fri' is not a cron expression: '24' is not an hour (0 to 23)",
+        "environments[4].freezes[1].duration: must be from 1m to 14d (got 30s)",
+        "environments[4].freezes[1].timezone: unknown time zone 'Mars/Olympus': use an IANA name, like "
+        "Europe/Paris or UTC",
+        "environments[4].freezes[2].reason: must be at most 500 characters (got 501)",
+        "environments[4].freezes[2].cron: '0 18 * * fri' is declared twice for this environment "
+        "(first at environments[4].freezes[0])",
+    ]
