@@ -202,3 +202,32 @@ async def test_self_approval_when_allowed_is_recorded_as_a_bypass(configured: Bo
     async with bot.runtime.uow() as work:
         actions = [r.action for r in (await work.session.execute(select(AuditRow))).scalars()]
     assert "bypass.self_approval" in actions
+
+
+async def test_a_freeze_override_needs_a_second_admin_and_is_a_bypass(configured: Bot) -> None:
+    bot = configured
+    second_admin = "U0ERIN0005"
+    await bot.say(f"user <@{second_admin}|erin> role admin")
+    await bot.say(f"user <@{CAROL}|carol> role developer")
+    await bot.say('freeze production for 2h reason "quarter close"')
+    await bot.say("create payments-api v1", user_id=DEV)
+    refused = await bot.say("deploy payments-api v1 to production", user_id=DEV)
+    assert refused.startswith("production is frozen until ") and "quarter close" in refused
+    not_admin = await bot.say("deploy payments-api v1 to production --override-freeze hotfix", user_id=DEV)
+    assert not_admin.startswith("Only admins may override a freeze.")
+    answer = await bot.say("deploy payments-api v1 to production --override-freeze refunds are failing")
+    assert "pending approval" in answer
+    posts = await bot.fake.wait_for(
+        "chat.postMessage", lambda c: c.args.get("channel") == CHANNEL and "D-1" in json.dumps(c.args.get("blocks"))
+    )
+    card = json.dumps(posts[-1].args["blocks"])
+    assert "one from a second admin, for the freeze override" in card and "refunds are failing" in card
+    own = await bot.say("approve D-1")
+    assert own.startswith("You requested D-1, so you can't approve it yourself.")
+    developer = await bot.say("approve D-1", user_id=CAROL)
+    assert developer.endswith("1 approval(s) still needed.")
+    done = await bot.say("approve D-1", user_id=second_admin)
+    assert done.endswith("it is now deployed.")
+    async with bot.runtime.uow() as work:
+        actions = [r.action for r in (await work.session.execute(select(AuditRow))).scalars()]
+    assert "bypass.freeze" in actions
