@@ -104,6 +104,7 @@ def test_every_variable_is_read_from_the_environment(monkeypatch: pytest.MonkeyP
         "RELEASEBOT_HOST": "127.0.0.1",
         "RELEASEBOT_PORT": "8080",
         "RELEASEBOT_TIMEZONE": "Europe/Berlin",
+        "RELEASEBOT_PUBLIC_URL": "https://releasebot.example.com/",
         "LOG_LEVEL": "debug",
         "LOG_FORMAT": "JSON",
     }
@@ -128,6 +129,7 @@ def test_every_variable_is_read_from_the_environment(monkeypatch: pytest.MonkeyP
     assert settings.host == "127.0.0.1"
     assert settings.port == 8080
     assert settings.timezone == ZoneInfo("Europe/Berlin")
+    assert settings.callback_base_url == "https://releasebot.example.com"
     assert settings.log_level == "DEBUG"
     assert settings.log_format == "json"
     assert settings.slack_configured
