@@ -24,7 +24,7 @@ contracts: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint contracts
+test: lint contracts typecheck
 	$(BIN)/pytest -q -rs $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -99,10 +99,10 @@ async def approve(
             request_id=request_id,
             details={"environment": deployment.environment},
         )
-    view = await describe_deployment(uow, deployment_id)
-    assert view is not None
-    if view.approvals_needed == 0:
-        await _start_approved(uow, view, actor=actor, now=now, request_id=request_id)
+    decided = await describe_deployment(uow, deployment_id)
+    assert decided is not None
+    if decided.approvals_needed == 0:
+        await _start_approved(uow, decided, actor=actor, now=now, request_id=request_id)
     service = await find_service(uow, deployment.service)
     await uow.outbox.add(status_notification(deployment, service))
     refreshed = await describe_deployment(uow, deployment_id)

@@ -159,7 +159,7 @@ class OutboxRepository:
         return SlackMessage(row.channel, row.ts) if row else None
 
     async def remember_message(self, key: str, *, channel: str, ts: str, now: datetime) -> None:
-        dialect = self.session.bind.dialect.name
+        dialect = self.session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         statement = insert(SlackMessageRow).values(message_key=key, channel=channel, ts=ts, updated_at=now)
         statement = statement.on_conflict_do_update(

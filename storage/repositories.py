@@ -149,7 +149,7 @@ class ServiceRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _query(self) -> Select[tuple[ServiceRow, str]]:
+    def _query(self) -> Select[ServiceRow, str]:
         return select(ServiceRow, TeamRow.name).join(TeamRow, ServiceRow.team_id == TeamRow.id)
 
     @staticmethod
@@ -165,7 +165,7 @@ class ServiceRepository:
 
     async def get(self, name: str) -> Service | None:
         found = (await self.session.execute(self._query().where(ServiceRow.name == name))).one_or_none()
-        return self._service(*found) if found else None
+        return self._service(found[0], found[1]) if found else None
 
     async def list(self) -> Sequence[Service]:
         rows = (await self.session.execute(self._query().order_by(ServiceRow.name))).all()
@@ -305,11 +305,14 @@ class ReleaseRepository:
         return bool(getattr(result, "rowcount", 0) == 1)
 
 
+_DeploymentQuery = Select[DeploymentRow, str, str, str, str | None, str]
+
+
 class DeploymentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _query(self) -> Select[Any]:
+    def _query(self) -> _DeploymentQuery:
         return (
             select(
                 DeploymentRow,
@@ -352,7 +355,7 @@ class DeploymentRepository:
             id=row.id,
         )
 
-    async def _many(self, query: Select[Any]) -> list[Deployment]:
+    async def _many(self, query: _DeploymentQuery) -> list[Deployment]:
         return [self._deployment(*found) for found in (await self.session.execute(query)).all()]
 
     async def get(self, deployment_id: int) -> Deployment | None:
