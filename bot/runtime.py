@@ -189,7 +189,12 @@ class Runtime:
         await self.deps.tasks.drain(timeout=10)
         if self._pipeline_task is not None:
             await self.pipeline.stop()
-            self._pipeline_task.cancel()
+            try:
+                # The loop ends by itself once stopped; cancel it only if a claim is stuck.
+                await asyncio.wait_for(self._pipeline_task, 10)
+            except TimeoutError:
+                self._pipeline_task.cancel()
+                await asyncio.gather(self._pipeline_task, return_exceptions=True)
         if self._delivery_task is not None:
             self.delivery.stop()
             try:

@@ -65,10 +65,16 @@ class PipelineRunner:
             heartbeat.cancel()
 
     async def stop(self, timeout: float = 10.0) -> None:
+        """Let running stages finish for up to ``timeout``; stages still running then are abandoned in the
+        store as they are, and the watchdog fails them ("interrupted by restart") once their heartbeat stops."""
         self._stopping = True
         self._wake.set()
         if self._running:
             await asyncio.wait(self._running, timeout=timeout)
+        for task in list(self._running):
+            task.cancel()
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
 
     async def tell_ci_cancelled(self) -> int:
         """Webhook stages of cancelled deployments (cancelled on any replica): end each once and tell CI."""

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 
 from core.model import DeploymentStatus, Stage, StageSpec, StageStatus
 from storage.rows import DeploymentRow, DeploymentStageRow
@@ -73,8 +73,8 @@ class StageRepository:
 
     async def for_deployment(self, deployment_id: int, *, with_output: bool = False) -> Sequence[Stage]:
         query = select(DeploymentStageRow).where(DeploymentStageRow.deployment_id == deployment_id)
-        if not with_output:
-            query = query.options()
+        if not with_output:  # up to a megabyte per stage: read it only when asked
+            query = query.options(defer(DeploymentStageRow.output))
         rows = await self.session.execute(query.order_by(DeploymentStageRow.position))
         return [_stage(row, with_output) for row in rows.scalars()]
 
@@ -174,7 +174,9 @@ class StageRepository:
 
     async def running(self) -> Sequence[Stage]:
         rows = await self.session.execute(
-            select(DeploymentStageRow).where(DeploymentStageRow.status == StageStatus.RUNNING.value)
+            select(DeploymentStageRow)
+            .where(DeploymentStageRow.status == StageStatus.RUNNING.value)
+            .options(defer(DeploymentStageRow.output))
         )
         return [_stage(row, False) for row in rows.scalars()]
 
