@@ -1,12 +1,13 @@
 """The pipeline runner's own overhead per stage, on SQLite and PostgreSQL.
 
-    python -m bench.pipeline [--services 50] [--rounds 8] [--database-url postgresql+asyncpg://...] [--json]
+    python -m bench.pipeline [--services 50] [--rounds 4] [--database-url postgresql+asyncpg://...] [--json]
 
 Starts the real ``Runtime`` (store, delivery worker, pipeline runner) against an in-process fake Slack with
 no pacing, so every Slack message the pipeline implies is delivered as it would be. Environment ``bench``
-runs three command stages whose command does nothing (``/bin/true``). Each of ``--services`` services
-deploys ``--rounds`` versions one after another, all services at once (so about that many stages run at a
-time), after one unmeasured warm-up round.
+runs three command stages whose command does nothing (``/bin/true``). After one unmeasured warm-up round,
+two loads are measured: one service deploying 10 versions one after another (nothing else running: the
+uncontended cost), then each of ``--services`` services deploying ``--rounds`` versions one after another,
+all services at once (so about that many stages are in flight at any time).
 
 Per stage it reports, as median and p99:
 
@@ -53,7 +54,9 @@ NOOP = "/bin/true"
 TARGET_MS = 50.0
 MONITOR_POLL_S = 0.02
 RUN_TIMEOUT_S = 600.0
+CATCH_UP_S = 120.0
 BARE_SAMPLES = 50
+ALONE_ROUNDS = 10
 
 
 # --- the bot's side (runs in a child process per database) ------------------------------------------
@@ -209,8 +212,63 @@ def seconds(later: datetime, earlier: datetime) -> float:
     return (later - earlier).total_seconds()
 
 
+@dataclass
+class Phase:
+    """One measured load: ``services`` services at once, each deploying ``rounds`` versions in turn."""
+
+    label: str
+    services: int
+    rounds: int
+
+
+async def run_phase(
+    runtime: Any, finished: Finished, commands: TimedCommands, phase: Phase, first: int
+) -> dict[str, Any]:
+    names = [f"svc-{n:02d}" for n in range(phase.services)]
+    versions = range(first, first + phase.rounds)
+    ids: list[int] = []
+    cpu_before = _cpu_seconds()
+    own_cpu = time.process_time()
+    started = time.perf_counter()
+    await asyncio.wait_for(
+        asyncio.gather(*(deploy_versions(runtime, finished, name, versions, ids) for name in names)), RUN_TIMEOUT_S
+    )
+    elapsed = time.perf_counter() - started
+    own_cpu = time.process_time() - own_cpu
+    deadline = time.monotonic() + CATCH_UP_S
+    while await undelivered(runtime) and time.monotonic() < deadline:  # noqa: ASYNC110 - the store is the truth
+        await asyncio.sleep(0.01)
+    caught_up = time.perf_counter() - started - elapsed
+    behind = await undelivered(runtime)
+    others = _others_share(cpu_before, _cpu_seconds())
+    overhead, step, executor = [], [], []
+    previous_end: datetime | None = None
+    for deployment_id, position, deployment_started, stage_started, stage_finished in await stage_times(runtime, ids):
+        run_s = commands.runs[(deployment_id, position)]
+        executor.append(run_s)
+        overhead.append(seconds(stage_finished, stage_started) - run_s)
+        step_start = deployment_started if position == 0 else previous_end
+        assert step_start is not None
+        step.append(seconds(stage_finished, step_start) - run_s)
+        previous_end = stage_finished
+    return {
+        "label": phase.label,
+        "services": phase.services,
+        "deployments": len(ids),
+        "stages": len(executor),
+        "elapsed_s": elapsed,
+        "cpu_s": own_cpu,
+        "slack_caught_up_s": caught_up,
+        "slack_undelivered": behind,
+        "overhead_s": overhead,
+        "step_overhead_s": step,
+        "executor_s": executor,
+        "others_cpu_share": others,
+    }
+
+
 async def run_bot(database_url: str, services: int, rounds: int) -> dict[str, Any]:
-    """The measured run, in this process; returns raw figures as JSON-able values."""
+    """The measured runs, in this process: one service alone, then every service at once."""
     from bot.executors.command import CommandExecutor
     from bot.fakeslack import FakeSlack
     from bot.logging import configure_logging
@@ -220,6 +278,8 @@ async def run_bot(database_url: str, services: int, rounds: int) -> dict[str, An
     configure_logging("WARNING", "text")
     bare = await bare_noop_s()
     commands = TimedCommands(CommandExecutor())
+    phases = [Phase("1 service", 1, ALONE_ROUNDS), Phase(f"{services} at once", services, rounds)]
+    results = []
     async with FakeSlack() as fake:
         settings = load_settings(
             _env_file=None,
@@ -234,49 +294,20 @@ async def run_bot(database_url: str, services: int, rounds: int) -> dict[str, An
         watcher = asyncio.get_running_loop().create_task(finished.watch())
         try:
             await declare(runtime, services)
-            warmup: list[int] = []
-            names = [f"svc-{n:02d}" for n in range(services)]
-            await asyncio.gather(*(deploy_versions(runtime, finished, s, range(1, 2), warmup) for s in names))
-            ids: list[int] = []
-            started = time.perf_counter()
-            cpu_before = _cpu_seconds()
-            await asyncio.wait_for(
-                asyncio.gather(*(deploy_versions(runtime, finished, s, range(2, rounds + 2), ids) for s in names)),
-                RUN_TIMEOUT_S,
-            )
-            elapsed = time.perf_counter() - started
-            deadline = time.monotonic() + 60
-            while await undelivered(runtime) and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-            caught_up = time.perf_counter() - started - elapsed
-            others = _others_share(cpu_before, _cpu_seconds())
-            times = await stage_times(runtime, ids)
+            await run_phase(runtime, finished, commands, Phase("warm-up", services, 1), 1)
+            first = 2
+            for phase in phases:
+                results.append(await run_phase(runtime, finished, commands, phase, first))
+                first += phase.rounds
             slack_calls = len(fake.calls)
         finally:
             watcher.cancel()
             await runtime.stop()
-    overhead, step, executor = [], [], []
-    previous_end: datetime | None = None
-    for deployment_id, position, deployment_started, stage_started, stage_finished in times:
-        run_s = commands.runs[(deployment_id, position)]
-        executor.append(run_s)
-        overhead.append(seconds(stage_finished, stage_started) - run_s)
-        step_start = deployment_started if position == 0 else previous_end
-        assert step_start is not None
-        step.append(seconds(stage_finished, step_start) - run_s)
-        previous_end = stage_finished
     return {
-        "deployments": len(ids),
-        "stages": len(times),
-        "elapsed_s": elapsed,
-        "slack_caught_up_s": caught_up,
-        "slack_calls": slack_calls,
-        "overhead_s": overhead,
-        "step_overhead_s": step,
-        "executor_s": executor,
+        "phases": results,
         "bare_noop_s": bare,
+        "slack_calls": slack_calls,
         "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        "others_cpu_share": others,
     }
 
 
@@ -286,54 +317,44 @@ async def run_bot(database_url: str, services: int, rounds: int) -> dict[str, An
 @dataclass
 class Row:
     database: str
-    figures: Mapping[str, Any]
+    phase: Mapping[str, Any]
+    run: Mapping[str, Any]
 
     def ms(self, key: str, p: float) -> float:
-        values = sorted(self.figures[key])
+        values = sorted(self.run[key] if key == "bare_noop_s" else self.phase[key])
         if p == 50:
             return statistics.median(values) * 1000
-        found = percentile(values, p)
-        return (found or 0.0) * 1000
+        return (percentile(values, p) or 0.0) * 1000
 
 
 def measure_in_child(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
-    command = [
-        sys.executable,
-        "-m",
-        "bench.pipeline",
-        "--child",
-        database_url,
-        "--services",
-        str(args.services),
-        "--rounds",
-        str(args.rounds),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S + 120, check=False)
+    command = [sys.executable, "-m", "bench.pipeline", "--child", database_url]
+    command += ["--services", str(args.services), "--rounds", str(args.rounds)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S * 2, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the benchmark run on {database_url.split(':')[0]} failed:\n{done.stderr[-4000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def table(rows: list[Row]) -> str:
-    head = (
-        f"{'database':<11}{'deploys':>8}{'stages':>7}  {'overhead/stage':>16}  {'step overhead':>15}  "
-        f"{'executor run':>14}  {'/bin/true':>9}  {'deploys/s':>9}  {'Slack +s':>8}  {'peak RSS':>9}"
-    )
-    sub = (
-        f"{'':<11}{'':>8}{'':>7}  {'median':>7} {'p99':>8}  {'median':>7} {'p99':>7}  {'median':>6} {'p99':>7}  "
-        f"{'median':>9}  {'':>9}  {'':>8}  {'':>9}"
-    )
-    lines = [head, sub]
+    lines = [
+        f"{'database':<11}{'load':<14}{'deploys':>7}{'stages':>7}  {'overhead/stage':>15}  {'step overhead':>15}  "
+        f"{'executor run':>14}  {'/bin/true':>9}  {'deploys/s':>9}  {'bot CPU':>15}  {'Slack +s':>8}  {'peak RSS':>8}",
+        f"{'':<11}{'':<14}{'':>7}{'':>7}  {'median':>7}{'p99':>8}  {'median':>7}{'p99':>8}  {'median':>6}{'p99':>8}  "
+        f"{'median':>9}  {'':>9}  {'per stage':>9}{'load':>6}  {'':>8}  {'':>8}",
+    ]
     for row in rows:
-        f = row.figures
+        f = row.phase
+        behind = f" ({f['slack_undelivered']} left)" if f["slack_undelivered"] else ""
         lines.append(
-            f"{row.database:<11}{f['deployments']:>8}{f['stages']:>7}  "
-            f"{row.ms('overhead_s', 50):>5.1f}ms {row.ms('overhead_s', 99):>6.1f}ms  "
-            f"{row.ms('step_overhead_s', 50):>5.1f}ms {row.ms('step_overhead_s', 99):>5.1f}ms  "
-            f"{row.ms('executor_s', 50):>4.1f}ms {row.ms('executor_s', 99):>5.1f}ms  "
+            f"{row.database:<11}{f['label']:<14}{f['deployments']:>7}{f['stages']:>7}  "
+            f"{row.ms('overhead_s', 50):>5.1f}ms{row.ms('overhead_s', 99):>6.1f}ms  "
+            f"{row.ms('step_overhead_s', 50):>5.0f}ms{row.ms('step_overhead_s', 99):>6.0f}ms  "
+            f"{row.ms('executor_s', 50):>4.1f}ms{row.ms('executor_s', 99):>6.1f}ms  "
             f"{row.ms('bare_noop_s', 50):>7.1f}ms  "
-            f"{f['deployments'] / f['elapsed_s']:>9.1f}  {f['slack_caught_up_s']:>8.2f}  "
-            f"{f['peak_rss_kb'] / 1024:>7.0f}MB"
+            f"{f['deployments'] / f['elapsed_s']:>9.1f}  {f['cpu_s'] / f['stages'] * 1000:>7.1f}ms"
+            f"{f['cpu_s'] / f['elapsed_s']:>6.0%}  {f['slack_caught_up_s']:>8.1f}  "
+            f"{row.run['peak_rss_kb'] / 1024:>6.0f}MB{behind}"
         )
     return "\n".join(lines)
 
@@ -343,11 +364,11 @@ def verdict(rows: list[Row]) -> list[str]:
     for row in rows:
         median = row.ms("overhead_s", 50)
         met = "met" if median < TARGET_MS else "MISSED"
-        others = row.figures.get("others_cpu_share")
-        busy = f"; other processes used {others:.0%} of the CPU" if others is not None and others > 0.05 else ""
+        others = row.phase.get("others_cpu_share")
+        busy = f" (other processes used {others:.0%} of the CPU)" if others is not None and others > 0.05 else ""
         lines.append(
-            f"{row.database}: median overhead {median:.1f} ms per stage against a target under {TARGET_MS:.0f} ms: "
-            f"{met} ({row.figures['slack_calls']} Slack calls{busy})"
+            f"{row.database}, {row.phase['label']}: median overhead {median:.1f} ms per stage, target under "
+            f"{TARGET_MS:.0f} ms: {met}{busy}"
         )
     return lines
 
@@ -359,18 +380,20 @@ async def main_async(args: argparse.Namespace) -> list[Row]:
         with tempfile.TemporaryDirectory(prefix="releasebot-bench-") as tmp:
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
             print(f"SQLite {sqlite3.sqlite_version}: running...", file=sys.stderr, flush=True)
-            rows.append(Row("SQLite", await loop.run_in_executor(None, measure_in_child, url, args)))
+            run = await loop.run_in_executor(None, measure_in_child, url, args)
+            rows.extend(Row("SQLite", phase, run) for phase in run["phases"])
     if args.database_url:
         async with fresh_postgres(args.database_url) as (url, shown):
             print(f"{shown}: running...", file=sys.stderr, flush=True)
-            rows.append(Row("PostgreSQL", await loop.run_in_executor(None, measure_in_child, url, args)))
+            run = await loop.run_in_executor(None, measure_in_child, url, args)
+            rows.extend(Row("PostgreSQL", phase, run) for phase in run["phases"])
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n")[0])
     parser.add_argument("--services", type=int, default=50, help="services deploying at once")
-    parser.add_argument("--rounds", type=int, default=8, help="measured deployments per service")
+    parser.add_argument("--rounds", type=int, default=4, help="measured deployments per service")
     parser.add_argument(
         "--database-url",
         help="a PostgreSQL server, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres: the bench "
@@ -386,15 +409,16 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(asyncio.run(run_bot(args.child, args.services, args.rounds))))
         return 0
     print(
-        f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs; "
-        f"{args.services} services x {args.rounds} deployments of {len(STAGES)} `{NOOP}` stages (after a warm-up round)"
+        f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs; deployments of "
+        f"{len(STAGES)} `{NOOP}` stages: 1 service x {ALONE_ROUNDS}, then {args.services} services x {args.rounds} "
+        "at once (after a warm-up round)"
     )
     rows = asyncio.run(main_async(args))
     print(table(rows))
     for line in verdict(rows):
         print(line)
     if args.json:
-        print(json.dumps({row.database: row.figures for row in rows}))
+        print(json.dumps([{"database": row.database, **row.phase} for row in rows]))
     return 0
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core import audit
+from core.durations import format_duration
 from core.deployments import find_environment, outcome_notification, status_notification
 from core.execution import StageRun
 from core.model import (
@@ -234,8 +235,7 @@ async def reconcile(uow: UnitOfWork, *, now: datetime, stale_after: timedelta) -
     for stage in await uow.stages.running():
         reason = None
         if stage.deadline_at is not None and now >= stage.deadline_at:
-            minutes = round(stage.timeout_s / 60, 1)
-            reason = f"timed out after {minutes:g} min"
+            reason = f"timed out after {format_duration(stage.timeout_s)}"
         elif stage.executor == "command" and stage.heartbeat_at is not None and now - stage.heartbeat_at > stale_after:
             reason = "interrupted by restart"
         if reason is None:
