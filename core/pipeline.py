@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core import audit
-from core.durations import format_duration
 from core.deployments import find_environment, outcome_notification, status_notification
+from core.durations import format_duration
 from core.execution import StageRun
 from core.model import (
     Actor,
