@@ -195,8 +195,8 @@ def deployment_message(view: DeploymentView) -> Rendered:
         where = f"at stage *{escape(failed.name)}*" if failed else ""
         message.append(
             section(
-                f":rotating_light: Failed {where}. Runbooks: `/release runbook {escape(deployment.service)}`. "
-                "The stage output is in the thread."
+                f":rotating_light: Failed {where}. The stage output is in the thread; "
+                "Roll back returns to the last good version."
             )
         )
         message.append(_rollback_button(view))
