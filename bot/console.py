@@ -25,9 +25,11 @@ from bot.fakeslack import FakeSlack
 from bot.runtime import Runtime, make_client
 from bot.settings import Settings
 from bot.slack_request import bolt_request
-from core.model import Source
+from core.model import DeploymentStatus, Source
 
 TEAM_ID = "T0CONSOLE1"
+PIPELINE_WAIT_S = 60.0  # after each command, how long to wait for the pipelines it started
+PIPELINE_POLL_S = 0.05
 
 
 @dataclass
@@ -100,7 +102,9 @@ class Console:
         elif method in ("chat.postMessage", "chat.update"):
             channel = str(args.get("channel", ""))
             where = self._channels.get(channel) or self._names.get(channel) or channel
-            prefix = "#" + where if channel.startswith("C") else f"DM to @{where}"
+            # A DM goes to a user id; a channel configured by name is posted to by name, as Slack allows.
+            is_user = re.fullmatch(r"[UW][A-Z0-9]{6,}", channel) is not None
+            prefix = f"DM to @{where}" if is_user else "#" + where.lstrip("#")
             if args.get("thread_ts"):
                 prefix += " (thread)"
             if method == "chat.update":
@@ -225,11 +229,28 @@ class Console:
         await self.settle()
 
     async def settle(self) -> None:
-        """Wait for the work after the ack and for every message it implies to be delivered."""
+        """Wait for the work after the ack, for every deployment it started to end its pipeline (up to
+        PIPELINE_WAIT_S), and for every message all that implies to be delivered, so output comes in order."""
+        await self._deliver_all()
+        deadline = time.monotonic() + PIPELINE_WAIT_S
+        while await self._pipeline_running():
+            if time.monotonic() > deadline:
+                print(f"(a pipeline is still running after {PIPELINE_WAIT_S:.0f} s; carrying on)", file=self.out)
+                break
+            await asyncio.sleep(PIPELINE_POLL_S)
+            await self._deliver_all()
+        await self._deliver_all()
+
+    async def _deliver_all(self) -> None:
         for _ in range(50):
             await self.runtime.deps.tasks.drain(timeout=30)
             if await self.runtime.delivery.deliver_due() == 0 and self.runtime.deps.tasks.pending == 0:
                 return
+
+    async def _pipeline_running(self) -> bool:
+        async with self.runtime.uow() as uow:
+            active = await uow.deployments.active_list()
+        return any(d.status in (DeploymentStatus.QUEUED, DeploymentStatus.RUNNING) for d in active)
 
     def switch(self, who: str) -> None:
         who = who.lstrip("@")

@@ -7,10 +7,10 @@ D-1's second stage runs; a second bot then starts on the same database and its w
 What happens to the killed bot's stage command: the command executor starts every command in a session of
 its own (so a timeout or a cancellation can stop the command's whole process group without touching the
 bot), so killing the bot's process group does not reach it. It is re-parented and keeps running until it
-ends by itself (or writes to its output, whose reader is gone, and dies of SIGPIPE). The bot that
-reconciles may run on another machine and cannot stop it: the stage fails as interrupted by the restart,
-and whatever the command did before or after stays done; someone who knows the host must check it. The
-test checks that the orphan outlived the kill, then stops it itself.
+ends by itself (or next writes output, which nobody reads any more: most programs then die of SIGPIPE).
+The bot that reconciles may run on another machine and cannot stop it: the stage fails as interrupted by
+the restart, and whatever the command did before or after stays done; someone who knows the host must
+check it. The test checks that the orphan outlived the kill, then stops it itself.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import pytest
 from aiohttp import ClientSession
 
 from bot.fakeslack import Call, FakeSlack
+from core.durations import format_duration
 from core.model import Deployment, DeploymentStatus, Stage, StageSpec, StageStatus
 from handlers import jobs
 from tests.e2e.conftest import DEV, Bot, start_bot
@@ -41,6 +42,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CI_SECRET = "ci-secret-staging"
 START_TIMEOUT_S = 60.0
 GONE_TIMEOUT_S = 10.0
+WEBHOOK_TIMEOUT_S = 1800
+TIMED_OUT = f"timed out after {format_duration(WEBHOOK_TIMEOUT_S)}"  # as the watchdog words it
 
 
 class BotProcess:
@@ -204,10 +207,10 @@ async def test_a_stage_interrupted_by_a_killed_bot_fails_after_the_restart_and_f
         assert await jobs.watchdog(replace(bot.runtime.deps, stale_runner_s=1)) == 0  # once only
 
         async with bot.runtime.uow() as uow:
-            deployment = await uow.deployments.get(1)
+            failed = await uow.deployments.get(1)
             stages = await uow.stages.for_deployment(1)
-        assert deployment is not None and deployment.status is DeploymentStatus.FAILED
-        assert deployment.status_reason == "deploy: interrupted by restart"
+        assert failed is not None and failed.status is DeploymentStatus.FAILED
+        assert failed.status_reason == "deploy: interrupted by restart"
         assert [(s.name, s.status, s.reason) for s in stages] == [
             ("prepare", StageStatus.SUCCESS, None),
             ("deploy", StageStatus.FAILED, "interrupted by restart"),
@@ -250,7 +253,7 @@ async def test_a_webhook_stage_outlives_the_restart_until_its_own_deadline(
         "--ci-secret",
         CI_SECRET,
         "--timeout-s",
-        "1800",
+        str(WEBHOOK_TIMEOUT_S),
     )
     await ci.wait_for(lambda r: r.payload.get("stage") == "deploy")
     first_bot.kill()
@@ -273,12 +276,10 @@ async def test_a_webhook_stage_outlives_the_restart_until_its_own_deadline(
 
         deployment, stage = await deploy_stage(bot)
         assert deployment.status is DeploymentStatus.FAILED
-        assert deployment.status_reason == "deploy: timed out after 30 min"
-        assert (stage.status, stage.reason) == (StageStatus.FAILED, "timed out after 30 min")
+        assert deployment.status_reason == f"deploy: {TIMED_OUT}"
+        assert (stage.status, stage.reason) == (StageStatus.FAILED, TIMED_OUT)
         await bot.fake.wait_for(
             "chat.update",
-            lambda c: (
-                "*D-1*" in card_text(c) and ": failed" in card_text(c) and "timed out after 30 min" in card_text(c)
-            ),
+            lambda c: "*D-1*" in card_text(c) and ": failed" in card_text(c) and TIMED_OUT in card_text(c),
             timeout=10,
         )

@@ -56,12 +56,20 @@ def stages(args: argparse.Namespace) -> list[StageSpec]:
 
 async def declare(runtime: Runtime, args: argparse.Namespace) -> None:
     """The workspace and the deployment, through the same use cases the slash commands call."""
-    common = {"actor": ADMIN, "now": runtime.clock(), "request_id": None}
+    now = runtime.clock()
     async with runtime.uow() as uow:
-        await configuration.add_team(uow, name="payments", channel=CHANNEL, timezone="UTC", **common)
-        await configuration.add_service(uow, name="payments-api", team="payments", channel=CHANNEL, repo=None, **common)
-        await configuration.add_environment(uow, name="staging", production=False, order=1, **common)
-        await configuration.set_user_role(uow, user_id=DEVELOPER.user_id, role=Role.DEVELOPER, **common)
+        await configuration.add_team(
+            uow, name="payments", channel=CHANNEL, timezone="UTC", actor=ADMIN, now=now, request_id=None
+        )
+        await configuration.add_service(
+            uow, name="payments-api", team="payments", channel=CHANNEL, repo=None, actor=ADMIN, now=now, request_id=None
+        )
+        await configuration.add_environment(
+            uow, name="staging", production=False, order=1, actor=ADMIN, now=now, request_id=None
+        )
+        await configuration.set_user_role(
+            uow, user_id=DEVELOPER.user_id, role=Role.DEVELOPER, actor=ADMIN, now=now, request_id=None
+        )
         staging = await uow.environments.get("staging")
         assert staging is not None
         await uow.environments.upsert(
@@ -92,7 +100,8 @@ async def long_stage_running(runtime: Runtime, pid_file: str | None) -> bool:
     """D-1's second stage runs, its command (if any) has started, and no message waits to be delivered."""
     async with runtime.uow() as uow:
         found = await uow.stages.for_deployment(1)
-        pending = await uow.session.execute(select(func.count(OutboxRow.id)).where(OutboxRow.status == "pending"))
+    async with runtime.engine.connect() as connection:
+        pending = await connection.execute(select(func.count(OutboxRow.id)).where(OutboxRow.status == "pending"))
         undelivered = pending.scalar_one()
     if len(found) < 2 or found[1].status is not StageStatus.RUNNING or undelivered:
         return False
