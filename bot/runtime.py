@@ -7,6 +7,7 @@ import gc
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
+import aiohttp
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncApp
@@ -108,6 +109,7 @@ class Runtime:
         self.settings = settings
         self.clock = clock
         self.source = source
+        self._own_client = client is None
         self.client = client or make_client(settings.slack_bot_token, settings.slack_api_base_url)
         self.signing_secret = signing_secret if signing_secret is not None else settings.slack_signing_secret
         self.pace_s = pace_s
@@ -133,6 +135,9 @@ class Runtime:
                     "run `releasebot db upgrade` first"
                 )
         self.uow = unit_of_work_factory(session_factory(self.engine), self.clock)
+        if self._own_client and self.client.session is None:
+            # One HTTP session for every Web API call (slack_sdk opens one per call otherwise).
+            self.client.session = aiohttp.ClientSession()
         self.delivery = DeliveryWorker(
             self.uow,
             self.client,
@@ -202,4 +207,6 @@ class Runtime:
             except TimeoutError:
                 self._delivery_task.cancel()
         await self.deps.replies.close()
+        if self._own_client and self.client.session is not None:
+            await self.client.session.close()
         await self.engine.dispose()

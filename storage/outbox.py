@@ -121,7 +121,43 @@ class OutboxRepository:
                 row = await self.session.get(OutboxRow, row_id, populate_existing=True)
                 if row is not None:
                     claimed.append(_notification(row))
-        return claimed
+        return await self._drop_superseded(claimed, now=now)
+
+    async def _drop_superseded(self, claimed: list[Notification], *, now: datetime) -> list[Notification]:
+        """An update of a message already posted, with a later identical update still pending, would show the
+        same state twice (messages render from the store when sent): it is marked done and only the later
+        one is sent."""
+        keys = {n.message_key for n in claimed if n.message_key}
+        if not keys:
+            return claimed
+        posted = {
+            row.message_key: row
+            for row in (
+                await self.session.execute(select(SlackMessageRow).where(SlackMessageRow.message_key.in_(keys)))
+            ).scalars()
+        }
+        later = (
+            await self.session.execute(
+                select(OutboxRow.id, OutboxRow.message_key, OutboxRow.kind, OutboxRow.data).where(
+                    OutboxRow.status == OutboxStatus.PENDING.value, OutboxRow.message_key.in_(list(posted))
+                )
+            )
+        ).all()
+        kept = []
+        for notification in claimed:
+            message = posted.get(notification.message_key or "")
+            newer = any(
+                row_id > (notification.id or 0)
+                and key == notification.message_key
+                and kind == notification.kind
+                and data == notification.data
+                for row_id, key, kind, data in later
+            )
+            if message is not None and newer and notification.id is not None:
+                await self.mark_sent(notification.id, channel=message.channel, ts=message.ts, now=now)
+                continue
+            kept.append(notification)
+        return kept
 
     async def mark_sent(self, notification_id: int, *, channel: str, ts: str, now: datetime) -> None:
         await self.session.execute(

@@ -25,7 +25,8 @@ log = structlog.get_logger(__name__)
 SAFE_ENVIRONMENT = ("PATH", "HOME", "LANG")
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 READ_CHUNK = 64 * 1024
-EXIT_POLL_S = 0.05
+EXIT_POLL_S = 0.05  # the longest wait between two looks at the exit code
+EXIT_POLL_FIRST_S = 0.002  # short commands are noticed quickly; the wait doubles up to EXIT_POLL_S
 
 
 def stage_environment(run: StageRun, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -145,8 +146,10 @@ class CommandExecutor:
 async def _exit_code(process: asyncio.subprocess.Process) -> int:
     """The exit code once the process exits. ``Process.wait`` would also wait for every holder of its output
     to close it, and a child left running in the background may hold it for hours."""
-    while process.returncode is None:  # noqa: ASYNC110 - the exit is only observable this way
-        await asyncio.sleep(EXIT_POLL_S)
+    wait = EXIT_POLL_FIRST_S
+    while process.returncode is None:  # the exit is only observable this way
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, EXIT_POLL_S)
     return process.returncode
 
 
