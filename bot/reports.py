@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from bot.settings import Settings
 from core.model import Deployment
+from storage.deployments import DeploymentRepository
 from storage.engine import create_engine, session_factory
-from storage.repositories import DeploymentRepository, EnvironmentRepository, ServiceRepository
+from storage.repositories import EnvironmentRepository, ServiceRepository
 from storage.rows import ApprovalRow
 
 

@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.approvals import ApprovalRepository
 from storage.audit import AuditRepository
+from storage.deployments import DeploymentRepository
 from storage.freezes import FreezeRepository
 from storage.incidents import IncidentRepository
 from storage.locks import LockRepository
 from storage.outbox import OutboxRepository
 from storage.repositories import (
-    DeploymentRepository,
     EnvironmentRepository,
     ReleaseRepository,
     RequestLedger,
