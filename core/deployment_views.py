@@ -88,16 +88,16 @@ async def previous_version(uow: UnitOfWork, deployment: Deployment) -> str | Non
         rolled = await uow.deployments.get(deployment.rollback_of_id)
         if rolled is not None:
             return rolled.version
-    history = await uow.deployments.search(service=deployment.service, environment=deployment.environment, limit=200)
-    for earlier in history:
-        if (
-            earlier.id is not None
-            and deployment.id is not None
-            and earlier.id < deployment.id
-            and (earlier.status.value == "success")
-        ):
-            return earlier.version
-    return None
+    if deployment.id is None:
+        return None
+    earlier = await uow.deployments.search(
+        service=deployment.service,
+        environment=deployment.environment,
+        limit=1,
+        before_id=deployment.id,
+        status=DeploymentStatus.SUCCESS,
+    )
+    return earlier[0].version if earlier else None
 
 
 async def describe_deployment(uow: UnitOfWork, deployment_id: int) -> DeploymentView | None:

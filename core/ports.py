@@ -104,8 +104,16 @@ class DeploymentRepository(Protocol):
         ...
 
     async def search(
-        self, *, service: str | None = None, environment: str | None = None, limit: int = 100
-    ) -> Sequence[Deployment]: ...
+        self,
+        *,
+        service: str | None = None,
+        environment: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+        status: DeploymentStatus | None = None,
+    ) -> Sequence[Deployment]:
+        """Newest first; ``before_id`` and ``status`` narrow it in the query."""
+        ...
 
 
 class LockRepository(Protocol):

@@ -178,9 +178,19 @@ class DeploymentRepository:
         return await self._many(self._query().where(DeploymentRow.id.in_(latest.scalar_subquery())))
 
     async def search(
-        self, *, service: str | None = None, environment: str | None = None, limit: int = 100
+        self,
+        *,
+        service: str | None = None,
+        environment: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+        status: DeploymentStatus | None = None,
     ) -> Sequence[Deployment]:
         query = self._query()
+        if before_id is not None:
+            query = query.where(DeploymentRow.id < before_id)
+        if status is not None:
+            query = query.where(DeploymentRow.status == status.value)
         if service is not None:
             query = query.where(ServiceRow.name == service)
         if environment is not None:
