@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from core.model import Notification
 from core.ports import Clock, UnitOfWorkFactory
 from handlers import blocks, ids, rendering
+from handlers.tasks import Doorbell
 
 log = structlog.get_logger(__name__)
 
@@ -64,13 +65,13 @@ class DeliveryWorker:
         self.max_attempts = max_attempts
         self.batch = batch
         self.worker_id = f"delivery-{uuid.uuid4().hex[:8]}"
-        self._wake = asyncio.Event()
+        self._wake = Doorbell()
         self._last_sent: dict[str, float] = {}
         self._stopping = False
         self._told_admins: set[str] = set()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._wake.ring()
 
     async def run(self) -> None:
         while not self._stopping:
@@ -81,15 +82,11 @@ class DeliveryWorker:
                 delivered = 0
             if delivered:
                 continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+            await self._wake.wait(self.poll_s)
 
     def stop(self) -> None:
         self._stopping = True
-        self._wake.set()
+        self._wake.ring()
 
     async def deliver_due(self) -> int:
         """Claim and send every due message once; returns how many were handled."""

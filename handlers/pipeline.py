@@ -17,6 +17,7 @@ from core import cancellations, pipeline
 from core.execution import StageExecutor, StageResult, StageRun
 from core.model import StageStatus
 from handlers.deps import Deps
+from handlers.tasks import Doorbell
 
 log = structlog.get_logger(__name__)
 
@@ -41,12 +42,12 @@ class PipelineRunner:
         self.cancel_poll_s = cancel_poll_s
         self.runner_id = f"runner-{uuid.uuid4().hex[:12]}"
         self._slots = asyncio.Semaphore(max_parallel)
-        self._wake = asyncio.Event()
+        self._wake = Doorbell()
         self._stopping = False
         self._running: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._wake.ring()
 
     async def run(self) -> None:
         heartbeat = asyncio.get_running_loop().create_task(self._heartbeat())
@@ -56,11 +57,7 @@ class PipelineRunner:
                 started = await self.start_ready()
                 if started:
                     continue
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
-                except TimeoutError:
-                    pass
-                self._wake.clear()
+                await self._wake.wait(self.poll_s)
         finally:
             heartbeat.cancel()
 
@@ -68,7 +65,7 @@ class PipelineRunner:
         """Let running stages finish for up to ``timeout``; stages still running then are abandoned in the
         store as they are, and the watchdog fails them ("interrupted by restart") once their heartbeat stops."""
         self._stopping = True
-        self._wake.set()
+        self._wake.ring()
         if self._running:
             await asyncio.wait(self._running, timeout=timeout)
         for task in list(self._running):
@@ -137,7 +134,7 @@ class PipelineRunner:
         finally:
             watcher.cancel()
             self._slots.release()
-            self._wake.set()
+            self._wake.ring()
 
     async def _report(self, run: StageRun, result: StageResult) -> None:
         async with self.deps.uow() as uow:

@@ -49,3 +49,21 @@ class TaskTracker:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
             log.warning("tasks still running at drain timeout", pending=len(self._tasks))
+
+
+class Doorbell:
+    """Wakes a polling worker early: ``ring`` after committing work for it; ``wait`` returns on a ring or when
+    the poll interval passes (other replicas' work is only seen by polling)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def ring(self) -> None:
+        self._event.set()
+
+    async def wait(self, poll_s: float) -> None:
+        try:
+            await asyncio.wait_for(self._event.wait(), poll_s)
+        except TimeoutError:
+            pass
+        self._event.clear()
