@@ -1,9 +1,11 @@
 """Slash-command ack latency of the real app beside a bare Bolt app, at fixed offered rates.
 
-    python -m bench.ack [--rates 50,100,200,300] [--seconds 10] [--database-url URL] [--json]
+    python -m bench.ack [--rates 50,100,200,300] [--seconds 10] [--database-url URL] [--one-process] [--json]
 
-Each server runs in its own subprocess (``--serve real|bare``) on 127.0.0.1 with an ephemeral port,
-with a fake Slack Web API in the same process. This process is the load generator: open loop,
+Each server runs in its own subprocess (``bench.ack_servers``) on 127.0.0.1 with an ephemeral port, and
+the fake Slack Web API in another, as Slack is remote. The real app runs as ``releasebot serve`` does:
+the front acknowledges, its command worker process runs the commands (``--one-process``: the front does
+everything). This process is the load generator: open loop,
 request ``i`` of a rate is scheduled at ``t0 + i / rate`` whatever the earlier responses did, and
 its latency runs from that scheduled time to the end of the response body, so queueing shows.
 """
@@ -13,30 +15,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import hashlib
 import hmac
 import json
 import os
 import platform
-import signal
 import sqlite3
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-from aiohttp import web
 
-SECRET = "bench-signing-secret-not-for-production"
-ADMIN = "U0ALICE001"
+from bench.ack_servers import SECRET, percentile
+
 DEVELOPER = "U0BOB00002"
 TARGET_RATE = 200
 TARGET_RATIO = 1.3
@@ -47,177 +45,6 @@ DRAIN_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 BUSY_SHARE = 0.05  # CPU share of other processes during the run above which the figures are called noisy
 ROOT = Path(__file__).resolve().parent.parent
-
-# --- the servers (subprocesses) -----------------------------------------------------------------
-
-
-async def _serve(kind: str, port_file: Path, database_url: str | None) -> None:
-    from bot.fakeslack import Call, FakeSlack
-    from bot.logging import configure_logging
-
-    configure_logging("WARNING", "text")
-    replies: Counter[str] = Counter(replies=0, created=0, unexpected=0) if kind == "real" else Counter()
-    recorded: Counter[str] = Counter()
-
-    def count(call: Call) -> None:
-        if call.method == "response_url":
-            text = str(call.args.get("text", ""))
-            replies["replies"] += 1
-            replies["unexpected"] += text.startswith(":warning:")
-            replies["created"] += text.startswith("Created ")
-        recorded["calls"] += 1
-        if recorded["calls"] % 100 == 0:
-            fake.clear()  # the fake records every call: keep that from growing the server's heap
-
-    async with FakeSlack(on_call=count) as fake, contextlib.AsyncExitStack() as stack:
-        if kind == "real":
-            app, state = await _real_app(fake.base_url, database_url, stack)
-        else:
-            app, state = _bare_app(fake.base_url)
-        watch = LoopWatch()
-        stack.callback(watch.close)
-
-        async def idle(_: web.Request) -> web.Response:
-            return web.json_response({**await state(), **replies})
-
-        async def watched(request: web.Request) -> web.Response:
-            return web.json_response(watch.take() if request.method == "GET" else watch.reset())
-
-        app.router.add_get("/bench/idle", idle)
-        app.router.add_route("*", "/bench/watch", watched)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        port = runner.addresses[0][1]
-        info = {"port": port, "response_url_base": fake.response_url_base, "pid": os.getpid()}
-        partial = port_file.with_suffix(".partial")
-        partial.write_text(json.dumps(info))
-        partial.replace(port_file)
-        await _until_told_to_stop()
-
-
-async def _real_app(
-    slack_url: str, database_url: str | None, stack: contextlib.AsyncExitStack
-) -> tuple[web.Application, Callable[[], Awaitable[dict[str, int]]]]:
-    from bot.console_demo import create_demo_workspace
-    from bot.runtime import Runtime
-    from bot.settings import load_settings
-    from bot.web import build_web_app
-
-    if database_url is None:
-        data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="releasebot-bench-"))
-        database_url = f"sqlite+aiosqlite:///{data_dir}/releasebot.db"
-    settings = load_settings(
-        _env_file=None,
-        slack_bot_token="xoxb-bench",
-        slack_signing_secret=SECRET,
-        slack_api_base_url=slack_url,
-        database_url=database_url,
-        admins=ADMIN,
-        log_level="WARNING",
-    )
-    runtime = Runtime(settings, pace_s=0.0, migrate=True)
-    await runtime.start()
-    stack.push_async_callback(runtime.stop)
-    await create_demo_workspace(runtime.uow, runtime.clock)
-
-    async def state() -> dict[str, int]:
-        tasks, outbox = runtime.deps.tasks.pending, -1
-        if not tasks:  # the outbox query would queue behind the tasks for the database connection
-            async with runtime.uow() as uow:
-                outbox = await uow.outbox.pending_count()  # type: ignore[attr-defined]
-        return {"tasks": tasks, "outbox": outbox}
-
-    return build_web_app(runtime), state
-
-
-def _bare_app(slack_url: str) -> tuple[web.Application, Callable[[], Awaitable[dict[str, int]]]]:
-    """Bolt with nothing of ours: an ack-only listener behind the same aiohttp adapter code path."""
-    from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-    from slack_bolt.async_app import AsyncApp
-    from slack_sdk.web.async_client import AsyncWebClient
-
-    bolt = AsyncApp(
-        client=AsyncWebClient(token="xoxb-bench", base_url=slack_url),
-        signing_secret=SECRET,
-        process_before_response=True,
-    )
-
-    @bolt.command("/release")
-    async def release(ack: Any) -> None:
-        await ack()
-
-    async def slack_events(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
-
-    async def state() -> dict[str, int]:
-        return {"tasks": 0, "outbox": 0}
-
-    app = web.Application()
-    app.router.add_post("/slack/events", slack_events)
-    return app, state
-
-
-class LoopWatch:
-    """In the server: how late a 5 ms timer fires (event-loop stalls) and how long garbage collection pauses."""
-
-    PERIOD_S = 0.005
-
-    def __init__(self) -> None:
-        self.lags: list[float] = []
-        self.gc_pauses: list[tuple[int, float]] = []  # (generation, seconds)
-        self._gc_started = 0.0
-        gc.callbacks.append(self._on_gc)
-        self._task = asyncio.get_running_loop().create_task(self._tick())
-
-    async def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            due = loop.time() + self.PERIOD_S
-            await asyncio.sleep(self.PERIOD_S)
-            self.lags.append(loop.time() - due)
-
-    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            self._gc_started = time.perf_counter()
-        else:
-            self.gc_pauses.append((info["generation"], time.perf_counter() - self._gc_started))
-
-    def reset(self) -> dict[str, float | None]:
-        self.lags.clear()
-        self.gc_pauses.clear()
-        return {}
-
-    def take(self) -> dict[str, float | None]:
-        lags = sorted(lag * 1000 for lag in self.lags)
-        pauses = [pause * 1000 for _, pause in self.gc_pauses]
-        full = [pause * 1000 for generation, pause in self.gc_pauses if generation == 2]
-        return {
-            "loop_lag_p99_ms": percentile(lags, 99),
-            "loop_lag_max_ms": lags[-1] if lags else None,
-            "gc_pause_max_ms": max(pauses, default=0.0),
-            "gc_full_collections": len(full),
-            "gc_full_max_ms": max(full, default=0.0),
-            "gc_ms_total": sum(pauses),
-            "gc_tracked_objects": len(gc.get_objects()),
-        }
-
-    def close(self) -> None:
-        self._task.cancel()
-        gc.callbacks.remove(self._on_gc)
-
-
-async def _until_told_to_stop() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    parent = os.getppid()
-    while not stop.is_set() and os.getppid() == parent:  # also stop if the load generator died
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 1.0)
-
 
 # --- the load generator --------------------------------------------------------------------------
 
@@ -246,6 +73,7 @@ class Target:
     url: str
     response_url_base: str
     pid: int
+    counts_url: str  # the fake Slack's count of the answers the bot posted
 
 
 class Requests:
@@ -323,14 +151,6 @@ async def _offer(
     return samples, max(seconds, last_answer)
 
 
-def percentile(values: list[float], p: float) -> float | None:
-    """Nearest-rank percentile of sorted ``values``."""
-    if not values:
-        return None
-    rank = max(1, -(-len(values) * p // 100))
-    return values[int(rank) - 1]
-
-
 async def run_rate(target: Target, rate: int, seconds: float, warmup: float) -> RateResult:
     timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_S)
     connector = aiohttp.TCPConnector(limit=max(32, rate), limit_per_host=0)
@@ -368,13 +188,19 @@ async def run_rate(target: Target, rate: int, seconds: float, warmup: float) -> 
 
 
 async def _server_state(session: aiohttp.ClientSession, target: Target) -> dict[str, int]:
-    """Background tasks and outbox messages pending, replies posted so far; {} if it does not answer."""
+    """Background tasks and outbox messages pending, replies posted so far; {} if it does not answer.
+
+    Commands handed to the command worker are pending until the fake Slack has received their answer."""
     try:
         async with session.get(target.url.replace("/slack/events", "/bench/idle")) as response:
             state: dict[str, int] = await response.json()
-            return state
+        async with session.get(target.counts_url) as response:
+            counts: dict[str, int] = await response.json()
     except (TimeoutError, aiohttp.ClientError):
         return {}
+    if state.get("forwarded"):
+        state["tasks"] += max(0, state["forwarded"] - counts["replies"])
+    return {**state, **{key: counts[key] for key in ("replies", "created", "unexpected")}}
 
 
 async def _watch(session: aiohttp.ClientSession, target: Target, method: str) -> dict[str, float | None]:
@@ -407,30 +233,41 @@ async def _drain(session: aiohttp.ClientSession, target: Target) -> tuple[float,
 
 
 @contextlib.asynccontextmanager
-async def server(kind: str, workdir: Path, database_url: str | None, logs: dict[str, Any]) -> Any:
-    """The ``kind`` server in a subprocess; its log goes to a file, summarised into ``logs[kind]`` at the end."""
+async def process(kind: str, workdir: Path, logs: dict[str, Any], *options: str) -> Any:
+    """``python -m bench.ack_servers KIND``: yields what it published in its port file; its log goes to a file,
+    summarised into ``logs[kind]`` at the end."""
     port_file, log_file = workdir / f"{kind}.port", workdir / f"{kind}.log"
-    command = [sys.executable, "-m", "bench.ack", "--serve", kind, "--port-file", str(port_file)]
-    if database_url:
-        command += ["--database-url", database_url]
+    command = [sys.executable, "-m", "bench.ack_servers", kind, "--port-file", str(port_file), *options]
     env = {**os.environ, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     with log_file.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
+        child = await asyncio.create_subprocess_exec(
             *command, cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log
         )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not port_file.exists():
-            if process.returncode is not None or time.monotonic() > deadline:
+            if child.returncode is not None or time.monotonic() > deadline:
                 tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-20:])
-                raise RuntimeError(f"the {kind} server did not start (status {process.returncode}):\n{tail}")
+                raise RuntimeError(f"the {kind} server did not start (status {child.returncode}):\n{tail}")
             await asyncio.sleep(0.1)
-        info = json.loads(port_file.read_text())
-        url = f"http://127.0.0.1:{info['port']}/slack/events"
-        yield Target(kind, url, info["response_url_base"], process.pid)
+        yield json.loads(port_file.read_text())
     finally:
-        await _terminate(process)
+        await _terminate(child)
         logs[kind] = _log_summary(log_file.read_text(errors="replace"))
+
+
+@contextlib.asynccontextmanager
+async def server(
+    kind: str, workdir: Path, database_url: str | None, logs: dict[str, Any], slack: dict[str, Any], one_process: bool
+) -> Any:
+    options = ["--slack-url", slack["base_url"]]
+    if database_url:
+        options += ["--database-url", database_url]
+    if one_process:
+        options.append("--one-process")
+    async with process(kind, workdir, logs, *options) as info:
+        url = f"http://127.0.0.1:{info['port']}/slack/events"
+        yield Target(kind, url, slack["response_url_base"], info["pid"], slack["counts_url"])
 
 
 def _log_summary(text: str) -> dict[str, Any]:
@@ -497,8 +334,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         if args.database_url:
             database_url, database = await stack.enter_async_context(fresh_postgres(args.database_url))
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="releasebot-bench-")))
+        slack = await stack.enter_async_context(process("fake", workdir, logs))
         for kind in ("bare", "real"):
-            async with server(kind, workdir, database_url if kind == "real" else None, logs) as target:
+            database = database_url if kind == "real" else None
+            async with server(kind, workdir, database, logs, slack, args.one_process) as target:
                 results[kind] = []
                 for rate in args.rates:
                     result = await run_rate(target, rate, args.seconds, args.warmup)
@@ -512,6 +351,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             "others_cpu_share": _others_share(cpu_before, _cpu_seconds()),
         },
         "database": database,
+        "one_process": args.one_process,
         "seconds_per_rate": args.seconds,
         "warmup_s": args.warmup,
         "results": {kind: [asdict(r) for r in rows] for kind, rows in results.items()},
@@ -566,7 +406,11 @@ def report(data: dict[str, Any]) -> str:
         f"{'drain s':>7}  background"
     )
     for kind, rows in data["results"].items():
-        title = "bare Bolt app (ack only)" if kind == "bare" else "real app (bot.web + Runtime)"
+        title = (
+            "bare Bolt app (ack only)"
+            if kind == "bare"
+            else f"real app (bot.web + Runtime, {'one process' if data['one_process'] else 'with its command worker'})"
+        )
         lines += ["", f"{kind}: {title}", header]
         for r in rows:
             s, loop = r["server"], r["loop"]
@@ -645,12 +489,12 @@ def main(argv: list[str] | None = None) -> int:
         "bench creates a fresh database there and drops it afterwards (default: SQLite in a temp dir)",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
-    parser.add_argument("--serve", choices=["real", "bare"], help=argparse.SUPPRESS)
-    parser.add_argument("--port-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="run the real app without its command worker process (RELEASEBOT_COMMAND_WORKER=false)",
+    )
     args = parser.parse_args(argv)
-    if args.serve:
-        asyncio.run(_serve(args.serve, args.port_file, args.database_url))
-        return 0
     if args.seconds * max(args.rates) > 100_000:
         parser.error("at most 100000 requests per rate")
     data = asyncio.run(measure(args))

@@ -11,6 +11,7 @@ import structlog
 from aiohttp import web
 from slack_sdk.errors import SlackApiError
 
+from bot.command_worker import WorkerLink
 from bot.runtime import Runtime, SchemaOutOfDate
 from bot.settings import Settings
 from bot.web import build_web_app
@@ -54,11 +55,24 @@ async def serve(settings: Settings) -> int:
         )
         return 2
     runtime = Runtime(settings)
+    worker = WorkerLink() if settings.command_worker else None
     try:
-        await runtime.start(schedule=True)
+        # With a command worker, it runs the commands, delivery, the pipeline and the schedule; this
+        # process acknowledges requests and answers clicks and modals.
+        await runtime.start(schedule=worker is None, deliver=worker is None, run_pipeline=worker is None)
     except SchemaOutOfDate as error:
         print(f"releasebot: {error}", file=sys.stderr)
         return 2
+    if worker is not None:
+        try:
+            await worker.start()
+        except (OSError, RuntimeError) as error:
+            print(f"releasebot: {error}", file=sys.stderr)
+            await runtime.stop()
+            return 2
+        runtime.deps.forward_command = worker.forward_command
+        runtime.deps.wake_delivery = worker.wake
+        runtime.deps.wake_pipeline = worker.wake
     runner = web.AppRunner(build_web_app(runtime), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
@@ -73,6 +87,8 @@ async def serve(settings: Settings) -> int:
         )
         await runner.cleanup()
         await runtime.stop()
+        if worker is not None:
+            await worker.stop()
         return 2
     if socket_handler is not None:
         log.info("connected to Slack over Socket Mode; health on port", port=settings.port)
@@ -88,4 +104,6 @@ async def serve(settings: Settings) -> int:
         await socket_handler.close_async()
     await runner.cleanup()
     await runtime.stop()
+    if worker is not None:
+        await worker.stop()
     return 0

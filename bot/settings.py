@@ -39,6 +39,7 @@ ENV_NAMES: Mapping[str, str] = {
     "database_url": "DATABASE_URL",
     "data_dir": "RELEASEBOT_DATA_DIR",
     "db_pool_size": "RELEASEBOT_DB_POOL_SIZE",
+    "command_worker": "RELEASEBOT_COMMAND_WORKER",
     "admins": "RELEASEBOT_ADMINS",
     "default_role": "RELEASEBOT_DEFAULT_ROLE",
     "fallback_channel": "RELEASEBOT_FALLBACK_CHANNEL",
@@ -156,6 +157,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL", repr=False)
     data_dir: Path = Field(default=Path("data"), validation_alias="RELEASEBOT_DATA_DIR", validate_default=True)
     db_pool_size: int = Field(default=20, validation_alias="RELEASEBOT_DB_POOL_SIZE")
+    # ``serve`` runs slash-command work in a companion process (bot/command_worker.py); false keeps one process.
+    command_worker: bool = Field(default=True, validation_alias="RELEASEBOT_COMMAND_WORKER")
     admins: Annotated[frozenset[str], NoDecode] = Field(default=frozenset(), validation_alias="RELEASEBOT_ADMINS")
     default_role: Role = Field(default=Role.VIEWER, validation_alias="RELEASEBOT_DEFAULT_ROLE")
     fallback_channel: str | None = Field(default=None, validation_alias="RELEASEBOT_FALLBACK_CHANNEL")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -27,3 +28,7 @@ class Deps:
     replies: ReplySession = field(default_factory=ReplySession)
     # For work that answers beyond the reply itself (a file sent to someone's DMs).
     slack: AsyncWebClient | None = None
+    # Hands an acknowledged ``/release`` command to the command worker process; False means "run it here".
+    forward_command: Callable[[dict[str, Any]], bool] | None = None
+    # The reporting time zone of organisation-wide figures (``RELEASEBOT_TIMEZONE``).
+    timezone: str = "UTC"

@@ -89,4 +89,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @app.command(ids.COMMAND)
     async def release_command(ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Respond) -> None:
         await ack()
+        if deps.forward_command is not None and deps.forward_command(body):
+            return
         deps.tasks.spawn(answer(deps, body, deps.replies.responder(body, respond)))
