@@ -57,13 +57,25 @@ def slack_time(value: datetime) -> str:
     return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{value.strftime('%Y-%m-%d %H:%M UTC')}>"
 
 
+HELP_SECTION_CHARS = 2800  # a section's text may hold 3000 characters
+
+
 def help_text(verbs: list[Verb], role: str) -> Rendered:
+    """One line per verb, in as many sections as Slack's 3000-character limit per section needs."""
     lines = [f"*What you can do* (your role: {escape(role)})"]
     for verb in verbs:
         lines.append(f"• `{escape(verb.usage)}`: {escape(verb.summary)}")
     lines.append('References: deployments are `D-42`, releases `R-7`. Quote text with spaces: notes "like this".')
-    text = "\n".join(lines)
-    return text, [section(text, ids.BLOCK_REPLY)]
+    chunks: list[list[str]] = [[]]
+    for line in lines:
+        if chunks[-1] and sum(len(x) + 1 for x in chunks[-1]) + len(line) > HELP_SECTION_CHARS:
+            chunks.append([])
+        chunks[-1].append(line)
+    sections = [
+        section("\n".join(chunk), ids.BLOCK_REPLY if n == 0 else f"{ids.BLOCK_REPLY}-{n}")
+        for n, chunk in enumerate(chunks)
+    ]
+    return "\n".join(lines), sections
 
 
 def release_created(release: Release) -> Rendered:

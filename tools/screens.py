@@ -1,0 +1,241 @@
+"""Render every Slack surface of releasebot to Block Kit JSON, to check by eye and against Slack's schema.
+
+    python -m tools.screens [--out docs/screens]
+
+It runs the real app (handlers, store, pipeline) in this process against the recording fake Slack, on a
+temporary SQLite store configured from ``examples/pipeline.yml``, plays a release scenario as the demo
+users (requests, approvals, a failing smoke test, a rollback, modals, App Home, the digest) and writes
+what Slack was sent, one file per surface: ``<name>.json`` holds what you can paste into Block Kit
+Builder (``{"blocks": [...]}`` for a message, the view for a modal or the Home tab). Each is validated
+against ``../shared/slack`` (schema and limits); ``README.md`` beside them shows each surface as text.
+Exits 1 when a surface is missing or invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import json
+import secrets
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Screen:
+    name: str
+    title: str
+    surface: str  # message | modal | home
+    payload: dict[str, Any]
+
+
+Finder = Callable[[list[Any]], dict[str, Any] | None]
+
+
+def _blocks_of(args: dict[str, Any]) -> list[dict[str, Any]]:
+    blocks = args.get("blocks") or []
+    return json.loads(blocks) if isinstance(blocks, str) else list(blocks)
+
+
+def _view_of(args: dict[str, Any]) -> dict[str, Any]:
+    view = args.get("view") or {}
+    return json.loads(view) if isinstance(view, str) else dict(view)
+
+
+def _text_of(blocks: list[dict[str, Any]]) -> str:
+    return json.dumps(blocks)
+
+
+class Recorder:
+    """Collects screens from the fake Slack's calls and from HTTP answers (modal updates)."""
+
+    def __init__(self) -> None:
+        self.screens: list[Screen] = []
+        self.missing: list[str] = []
+
+    def message(self, name: str, title: str, calls: list[Any], predicate: Callable[[Any], bool], last: bool = False) -> None:
+        found = [c for c in calls if predicate(c)]
+        if not found:
+            self.missing.append(name)
+            return
+        args = (found[-1] if last else found[0]).args
+        self.screens.append(Screen(name, title, "message", {"text": args.get("text", ""), "blocks": _blocks_of(args)}))
+
+    def view(self, name: str, title: str, surface: str, view: dict[str, Any] | None) -> None:
+        if not view:
+            self.missing.append(name)
+            return
+        self.screens.append(Screen(name, title, surface, view))
+
+
+def validate(screen: Screen) -> list[str]:
+    from tests.support import blockkit
+
+    if screen.surface == "message":
+        return blockkit.validate("message", screen.payload)
+    return blockkit.validate(screen.surface, blockkit.view_as_request(screen.payload))
+
+
+async def play(recorder: Recorder, work: Path) -> str:
+    """The scenario; returns the console transcript."""
+    from bot.config_cli import apply_config_file
+    from bot.console import Console
+    from bot.console_demo import DEMO_CHANNELS
+    from bot.fakeslack import FakeSlack
+    from bot.runtime import Runtime, make_client
+    from bot.settings import load_settings
+    from core.model import Source
+
+    transcript = io.StringIO()
+    secret = secrets.token_hex(16)
+    database_url = f"sqlite+aiosqlite:///{work}/screens.db"
+    settings = load_settings(_env_file=None, database_url=database_url, admins="U0ALICE001", log_level="WARNING")
+    with contextlib.redirect_stdout(transcript):
+        if await apply_config_file(settings, ROOT / "examples" / "pipeline.yml", actor_id="screens") != 0:
+            raise SystemExit(f"examples/pipeline.yml did not apply:\n{transcript.getvalue()}")
+    async with FakeSlack() as fake:
+        for name, channel_id in DEMO_CHANNELS.items():
+            fake.add_channel(channel_id, name, member=True)
+        runtime = Runtime(
+            settings,
+            client=make_client("xoxb-screens", fake.base_url),
+            source=Source.CONSOLE,
+            signing_secret=secret,
+            pace_s=0,
+            migrate=True,
+        )
+        await runtime.start(deliver=False)
+        try:
+            console = Console(runtime, fake, secret, transcript)
+            fake.on_call = console.show
+            await scenario(console, fake, recorder)
+        finally:
+            await runtime.stop()
+    return transcript.getvalue()
+
+
+async def scenario(console: Any, fake: Any, recorder: Recorder) -> None:
+    async def run(*lines: str) -> None:
+        for line in lines:
+            print(f"{console.user.name}> {line}", file=console.out)
+            await console.handle(line)
+
+    def calls(method: str) -> list[Any]:
+        return [c for c in fake.calls if c.method == method]
+
+    def has(call: Any, needle: str) -> bool:
+        return needle in json.dumps(call.args)
+
+    await run(
+        "as bob",
+        '/release create payments-api v2.0.0 commit 4be1c0d notes "Faster refunds"',
+        "/release deploy payments-api v2.0.0 to production",
+    )
+    recorder.message(
+        "approval-card",
+        "Approval card in the service's channel",
+        calls("chat.postMessage"),
+        lambda c: has(c, "D-1") and has(c, "deployment_approve"),
+    )
+    await run("as carol", "click approve D-1")
+    recorder.message(
+        "progress-message",
+        "The deployment's message while its stages run",
+        calls("chat.update"),
+        lambda c: has(c, "D-1") and has(c, "running"),
+    )
+    recorder.message(
+        "success-message", "The deployment's message once it succeeded", calls("chat.update"), lambda c: has(c, "D-1"), last=True
+    )
+    recorder.message(
+        "stage-output", "Stage output in the message's thread", calls("chat.postMessage"), lambda c: bool(c.args.get("thread_ts"))
+    )
+    await run(
+        "as bob",
+        '/release create payments-api v2.0.1-bad commit 9d2e7a1 notes "Refund batching"',
+        "/release deploy payments-api v2.0.1-bad to production",
+        "as carol",
+        "click approve D-2",
+    )
+    recorder.message(
+        "failure-message",
+        "A failed deployment: the failing stage, runbooks and the Roll back button",
+        calls("chat.update"),
+        lambda c: has(c, "D-2") and has(c, "deployment_rollback"),
+        last=True,
+    )
+    recorder.message(
+        "outcome-dm", "Direct message to the requester", calls("chat.postMessage"), lambda c: str(c.args.get("channel", "")).startswith("U")
+    )
+    await run("as bob", "click rollback D-2")
+    recorder.message(
+        "rollback-message", "The rollback's deployment message", calls("chat.update"), lambda c: has(c, "D-3"), last=True
+    )
+    await run("/release unlock payments-api production", "/release history payments-api production")
+    recorder.message("history", "/release history", calls("response_url"), lambda c: has(c, "History"), last=True)
+    await run("/release where payments-api")
+    recorder.message("where", "/release where", calls("response_url"), lambda c: has(c, "staging"), last=True)
+    await run("/release metrics team payments last 30d")
+    recorder.message("metrics", "/release metrics", calls("response_url"), lambda c: has(c, "Lead time"), last=True)
+    await run("/release digest preview team payments")
+    recorder.message("digest", "The weekly digest", calls("response_url"), lambda c: has(c, "digest"), last=True)
+    await run("/release deploy payments-api v2.0.0 to staging --dry-run")
+    recorder.message("dry-run", "Deploy preview (--dry-run)", calls("response_url"), lambda c: has(c, "Confirm"), last=True)
+    await run("/release deploy")
+    opened = calls("views.open")
+    recorder.view("deploy-modal", "Deploy modal", "modal", _view_of(opened[-1].args) if opened else None)
+    await run("/release create")
+    opened = calls("views.open")
+    recorder.view("create-modal", "Create-release modal", "modal", _view_of(opened[-1].args) if len(opened) > 1 else None)
+    await run("/release runbook add")
+    opened = calls("views.open")
+    recorder.view("runbook-modal", "Runbook modal", "modal", _view_of(opened[-1].args) if len(opened) > 2 else None)
+    await console.app_home_opened() if hasattr(console, "app_home_opened") else None
+    published = calls("views.publish")
+    recorder.view("app-home", "App Home", "home", _view_of(published[-1].args) if published else None)
+
+
+def write(out: Path, recorder: Recorder, transcript: str) -> list[str]:
+    from bot.console import Console
+
+    out.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = [f"{name}: not produced by the scenario" for name in recorder.missing]
+    text = Console.__new__(Console)
+    text._names = {}  # type: ignore[attr-defined]
+    text._channels = {}  # type: ignore[attr-defined]
+    lines = ["# What a user sees", "", "Generated by `python -m tools.screens`; each JSON file pastes into Block Kit Builder.", ""]
+    for screen in recorder.screens:
+        (out / f"{screen.name}.json").write_text(json.dumps(screen.payload, indent=2, ensure_ascii=False) + "\n")
+        problems += [f"{screen.name}: {problem}" for problem in validate(screen)]
+        blocks = screen.payload.get("blocks", [])
+        rendered = text.render_blocks(blocks, str(screen.payload.get("text", "")))
+        lines += [f"## {screen.title}", "", f"`{screen.name}.json` ({screen.surface})", "", "```", *rendered, "```", ""]
+    (out / "README.md").write_text("\n".join(lines))
+    (out / "transcript.txt").write_text(transcript)
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.screens", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screens")
+    args = parser.parse_args(argv)
+    recorder = Recorder()
+    with tempfile.TemporaryDirectory(prefix="releasebot-screens-") as work, contextlib.chdir(ROOT):
+        transcript = asyncio.run(play(recorder, Path(work)))
+    problems = write(args.out, recorder, transcript)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{len(recorder.screens)} surfaces written to {args.out}; {len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
