@@ -98,6 +98,8 @@ def test_every_variable_is_read_from_the_environment(monkeypatch: pytest.MonkeyP
         "DATABASE_URL": "postgresql://releasebot:pw@db.internal:5432/releasebot",
         "RELEASEBOT_DATA_DIR": "var/lib/releasebot",
         "RELEASEBOT_DB_POOL_SIZE": "8",
+        "RELEASEBOT_COMMAND_WORKER": "false",
+        "RELEASEBOT_DIGEST_GRACE": "6h",
         "RELEASEBOT_ADMINS": "U0ALICE001,W0BOB00002",
         "RELEASEBOT_DEFAULT_ROLE": "developer",
         "RELEASEBOT_FALLBACK_CHANNEL": "C0RELEASES",
@@ -123,6 +125,8 @@ def test_every_variable_is_read_from_the_environment(monkeypatch: pytest.MonkeyP
     assert settings.database_backend == "postgresql"
     assert settings.data_dir == tmp_path / "var" / "lib" / "releasebot"
     assert settings.db_pool_size == 8
+    assert settings.command_worker is False
+    assert settings.digest_grace == 6 * 3600
     assert settings.admins == frozenset({"U0ALICE001", "W0BOB00002"})
     assert settings.default_role is Role.DEVELOPER
     assert settings.fallback_channel == "C0RELEASES"
