@@ -36,6 +36,7 @@ users. Every section is optional; objects the file does not name are left as the
         team: payments                      # declared in this file or already stored
         channel: "#payments-releases"
         repo: https://github.com/acme/payments-api   # optional
+        digest: true                        # also post the weekly DORA digest here; default false
     users:
       - {id: U0ALICE001, role: admin, name: alice, team: payments}   # name and team optional
 

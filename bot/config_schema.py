@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 from core.config_apply import EXECUTORS, MAX_APPROVALS, MAX_ORDER, UserDeclaration
 from core.durations import parse_duration
 from core.errors import Invalid
-from core.model import Policy, Role, Service, StageSpec, Team
+from core.model import NotifyLevel, Policy, Role, Service, StageSpec, Team
 from core.recurring_freezes import FreezeDeclaration, cron_problem, duration_problem, reason_problem
 from core.syntax import NAME_RE, URL_RE
 from core.text import parse_channel, parse_user
@@ -183,6 +183,8 @@ Day = Annotated[str, _one_of({**{d: d for d in DAYS}, **{d: d[:3] for d in _FULL
 TimeOfDay = Annotated[str, _matching(_TIME, 'a time from "00:00" to "23:59"'), BeforeValidator(_time_of_day)]
 Executor = Annotated[str, _one_of({e: e for e in EXECUTORS}, f"one of {', '.join(EXECUTORS)}")]
 RoleName = Annotated[Role, _one_of(_ROLES, f"a role: {', '.join(_ROLES)}")]
+_LEVELS = {level.value: level for level in NotifyLevel}
+NotifyLevelName = Annotated[NotifyLevel, _one_of(_LEVELS, f"a notification level: {', '.join(_LEVELS)}")]
 Repo = Annotated[str, _matching(URL_RE, "an http(s) URL, like https://github.com/acme/payments-api")]
 DisplayName = Annotated[str, _matching(re.compile(r"^\S.{0,79}$"), "text of 1 to 80 characters")]
 EnvVar = Annotated[str, _matching(_ENV_VAR, "the name of an environment variable, like RELEASEBOT_CI_SECRET")]
@@ -276,9 +278,18 @@ class ServiceEntry(Entry):
     team: Name
     channel: Channel
     repo: Repo | None = None
+    digest: bool = False  # also post the team's weekly DORA digest, for this service, in its channel
+    notify: NotifyLevelName | None = None  # left out: the level set with /release notify stays
 
     def to_core(self) -> Service:
-        return Service(name=self.name, team=self.team, slack_channel=self.channel, repo_url=self.repo)
+        return Service(
+            name=self.name,
+            team=self.team,
+            slack_channel=self.channel,
+            repo_url=self.repo,
+            digest=self.digest,
+            notify_level=self.notify,
+        )
 
 
 class UserEntry(Entry):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import structlog
@@ -26,6 +26,7 @@ from bot.slack_app import build_bolt_app
 from core.execution import StageExecutor
 from core.model import Source
 from core.ports import UnitOfWorkFactory
+from handlers.app_home import HomeRefresher, home_refresher
 from handlers.delivery import DeliveryWorker
 from handlers.deps import Deps
 from handlers.pipeline import PipelineRunner
@@ -91,6 +92,7 @@ class Runtime:
     uow: UnitOfWorkFactory
     bolt: AsyncApp
     delivery: DeliveryWorker
+    home: HomeRefresher
     deps: Deps
 
     def __init__(
@@ -119,6 +121,7 @@ class Runtime:
         self.migrate = self.is_sqlite if migrate is None else migrate
         self._delivery_task: asyncio.Task[None] | None = None
         self._pipeline_task: asyncio.Task[None] | None = None
+        self._home_task: asyncio.Task[None] | None = None
         self.executors = executors
         self.scheduler: AsyncIOScheduler | None = None
 
@@ -147,14 +150,23 @@ class Runtime:
             pace_s=self.pace_s,
             poll_s=self.poll_s,
         )
+        self.home = home_refresher(
+            self.uow,
+            self.clock,
+            self.client,
+            admins=frozenset(self.settings.admins),
+            default_role=self.settings.default_role,
+            paced=self.pace_s > 0,
+        )
         self.deps = Deps(
             uow=self.uow,
             clock=self.clock,
             admins=frozenset(self.settings.admins),
             default_role=self.settings.default_role,
             source=self.source,
-            wake_delivery=self.delivery.wake,
+            wake_delivery=self._committed,
             slack=self.client,
+            timezone=self.settings.timezone.key,
         )
         self.bolt = build_bolt_app(client=self.client, signing_secret=self.signing_secret, deps=self.deps)
         self.pipeline = PipelineRunner(
@@ -168,13 +180,20 @@ class Runtime:
             self._delivery_task = asyncio.get_running_loop().create_task(self.delivery.run())
         if run_pipeline:
             self._pipeline_task = asyncio.get_running_loop().create_task(self.pipeline.run())
+        if deliver:  # App Home refreshes run where delivery runs: every committed change wakes them
+            self._home_task = asyncio.get_running_loop().create_task(self.home.run())
         # Everything loaded so far (libraries, the app) lives as long as the process: move it out of the
         # collector's sight, so full collections scan only new objects instead of stalling every request.
         gc.collect()
         gc.freeze()
         if schedule:
-            self.scheduler = build_scheduler(self.deps)
+            self.scheduler = build_scheduler(self.deps, digest_grace=timedelta(seconds=self.settings.digest_grace))
             self.scheduler.start()
+
+    def _committed(self) -> None:
+        """Work was committed: deliver its messages, and look again at the App Home views it may change."""
+        self.delivery.wake()
+        self.home.changed()
 
     async def ready(self) -> tuple[bool, str]:
         """Database reachable and schema current."""
@@ -200,6 +219,12 @@ class Runtime:
             except TimeoutError:
                 self._pipeline_task.cancel()
                 await asyncio.gather(self._pipeline_task, return_exceptions=True)
+        if self._home_task is not None:
+            self.home.stop()
+            try:
+                await asyncio.wait_for(self._home_task, 10)
+            except TimeoutError:
+                self._home_task.cancel()
         if self._delivery_task is not None:
             self.delivery.stop()
             try:

@@ -19,6 +19,8 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SettingsSourceError
 
+from core.durations import parse_duration
+from core.errors import Invalid
 from core.model import Role
 
 __all__ = [
@@ -47,6 +49,7 @@ ENV_NAMES: Mapping[str, str] = {
     "port": "RELEASEBOT_PORT",
     "public_url": "RELEASEBOT_PUBLIC_URL",
     "timezone": "RELEASEBOT_TIMEZONE",
+    "digest_grace": "RELEASEBOT_DIGEST_GRACE",
     "log_level": "LOG_LEVEL",
     "log_format": "LOG_FORMAT",
 }
@@ -60,6 +63,8 @@ _SECRET_FIELDS = frozenset({"slack_bot_token", "slack_signing_secret", "slack_ap
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 DATABASE_FILE = "releasebot.db"
+DIGEST_GRACE_DEFAULT = 24 * 3600
+DIGEST_GRACE_MIN, DIGEST_GRACE_MAX = 60, 7 * 86400
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]+")
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
@@ -166,6 +171,8 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, validation_alias="RELEASEBOT_PORT")
     public_url: str | None = Field(default=None, validation_alias="RELEASEBOT_PUBLIC_URL")
     timezone: ZoneInfo = Field(default_factory=lambda: ZoneInfo("UTC"), validation_alias="RELEASEBOT_TIMEZONE")
+    # Seconds after a team's scheduled digest time within which a run missed while the bot was down is caught up.
+    digest_grace: int = Field(default=DIGEST_GRACE_DEFAULT, validation_alias="RELEASEBOT_DIGEST_GRACE")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["text", "json"] = Field(default="text", validation_alias="LOG_FORMAT")
 
@@ -362,6 +369,21 @@ class Settings(BaseSettings):
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError, OSError):
             raise _invalid(message, value) from None
+
+    @field_validator("digest_grace", mode="before")
+    @classmethod
+    def _parse_digest_grace(cls, value: object) -> int:
+        message = "must be a duration from 1m to 7d, like 6h, 24h or 2d (units s, m, h, d, w)"
+        if isinstance(value, int) and not isinstance(value, bool):
+            seconds = value
+        else:
+            try:
+                seconds = parse_duration(_text(value, message))
+            except Invalid:
+                raise _invalid(message, value) from None
+        if not DIGEST_GRACE_MIN <= seconds <= DIGEST_GRACE_MAX:
+            raise _invalid(message, value)
+        return seconds
 
     @field_validator("log_level", mode="before")
     @classmethod

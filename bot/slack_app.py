@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import actions, commands
+from handlers import actions, app_home, commands, create_modal, deploy_modal, runbook_modals
 from handlers.deps import Deps
 
 
@@ -22,5 +22,9 @@ def build_bolt_app(*, client: AsyncWebClient, signing_secret: str | None, deps: 
         ssl_check_enabled=True,
     )
     commands.register(app, deps)
+    app_home.register(app, deps)  # before actions: Approve and Reject pressed on Home answer on Home
     actions.register(app, deps)
+    runbook_modals.register(app, deps)
+    deploy_modal.register(app, deps)
+    create_modal.register(app, deps)
     return app

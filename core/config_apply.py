@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from core import audit
 from core.durations import format_duration
 from core.errors import Invalid
-from core.model import Actor, Environment, Role, Service, StageSpec, Team, User
+from core.model import Actor, Environment, NotifyLevel, Role, Service, StageSpec, Team, User
 from core.permissions import Permission, require
 from core.ports import UnitOfWork
 from core.recurring_freezes import FreezeDeclaration, apply_recurring_freezes, freeze_problems
@@ -380,9 +380,12 @@ class _Applier:
         await self._note("environment", env.name, env, old, changed)
 
     async def service(self, service: Service) -> None:
+        old = self.services.get(service.name)
+        if service.notify_level is None:  # not declared: the stored level stays (a new service gets the default)
+            service = replace(service, notify_level=old.notify_level if old is not None else NotifyLevel.EVERYTHING)
         service = replace(service, id=None, active=True)
         changed = await self.uow.services.upsert(service, now=self.now)
-        await self._note("service", service.name, service, self.services.get(service.name), changed)
+        await self._note("service", service.name, service, old, changed)
 
     async def user(self, user: UserDeclaration) -> None:
         old = self.users.get(user.slack_user_id)

@@ -71,6 +71,7 @@ async def add_service(
         slack_channel=channel,
         repo_url=repo if repo is not None else (existing.repo_url if existing else None),
         active=True,
+        digest=existing.digest if existing else False,  # set in the configuration file
     )
     changed = await uow.services.upsert(service, now=now)
     if changed:

@@ -14,13 +14,16 @@ from core.model import (
     Environment,
     Release,
     Rollback,
+    Runbook,
     Service,
     Stage,
+    StageStatus,
 )
 from core.permissions import Permission, require
 from core.policies import describe_approvers
 from core.ports import UnitOfWork
 from core.releases import find_service
+from core.runbooks import best_runbooks, linking_text
 
 SECOND_ADMIN = "freeze_second_admin"
 
@@ -65,6 +68,7 @@ class DeploymentView:
     stages: list[Stage] = field(default_factory=list)
     rollback: Rollback | None = None  # the rollback this deployment carries out
     rolled_back_by: Rollback | None = None  # the rollback that rolled this deployment back
+    runbooks: list[Runbook] = field(default_factory=list)  # linked from a failure's or a rollback's message
 
     @property
     def admin_approval_missing(self) -> bool:
@@ -106,7 +110,7 @@ async def describe_deployment(uow: UnitOfWork, deployment_id: int) -> Deployment
         return None
     environment = await find_environment(uow, deployment.environment)
     decisions = list(await uow.approvals.for_deployment(deployment_id))
-    return DeploymentView(
+    view = DeploymentView(
         deployment=deployment,
         environment=environment,
         release=await uow.releases.get(deployment.service, deployment.version),
@@ -120,3 +124,23 @@ async def describe_deployment(uow: UnitOfWork, deployment_id: int) -> Deployment
             await uow.rollbacks.away_from(deployment_id) if deployment.status is DeploymentStatus.ROLLED_BACK else None
         ),
     )
+    view.runbooks = await linked_runbooks(uow, view)
+    return view
+
+
+async def linked_runbooks(uow: UnitOfWork, view: DeploymentView) -> list[Runbook]:
+    """A failed or rolled-back deployment, and a rollback, link the service's runbooks that best match what went
+    wrong (the failing stage, the reasons given); other deployments link none."""
+    deployment = view.deployment
+    troubled = deployment.status in (DeploymentStatus.FAILED, DeploymentStatus.ROLLED_BACK)
+    if not troubled and deployment.rollback_of_id is None:
+        return []
+    failed = [stage for stage in view.stages if stage.status in (StageStatus.FAILED, StageStatus.CANCELLED)]
+    words = linking_text(
+        *(stage.name for stage in failed),
+        *(stage.reason for stage in failed),
+        deployment.status_reason,
+        view.rollback.reason if view.rollback else None,
+        view.rolled_back_by.reason if view.rolled_back_by else None,
+    )
+    return await best_runbooks(uow, deployment.service, deployment.environment, words)

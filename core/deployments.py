@@ -238,6 +238,10 @@ async def open_deployment(
 
         await pipeline.begin(uow, deployment, now=now, actor=actor)
     await uow.outbox.add(status_notification(deployment, service))
+    if needs_approval:
+        from core.notify_prefs import ask_approvers
+
+        await ask_approvers(uow, deployment, env)
     return DeploymentOutcome(deployment, current.version if current else None)
 
 

@@ -8,11 +8,23 @@ from __future__ import annotations
 from core.errors import UsageError
 from core.syntax import Command, Verb, shown, tokenize
 from core.text import unescape
-from core.verbs import approvals, audit, configuration, locks, releases, rollbacks
+from core.verbs import (
+    approvals,
+    audit,
+    configuration,
+    digest,
+    history,
+    locks,
+    metrics,
+    notify,
+    releases,
+    rollbacks,
+    runbooks,
+)
 
 MAX_COMMAND_LENGTH = 4000
 
-VERB_MODULES = (releases, approvals, rollbacks, locks, audit, configuration)
+VERB_MODULES = (releases, history, approvals, rollbacks, locks, runbooks, metrics, digest, notify, audit, configuration)
 VERBS: dict[str, Verb] = {verb.name: verb for module in VERB_MODULES for verb in module.VERBS}
 
 

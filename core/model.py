@@ -60,6 +60,15 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    WITHHELD = "withheld"  # not sent: the notification preferences of its channel or person leave it out
+
+
+class NotifyLevel(StrEnum):
+    """What a service's channel receives: everything; only approval cards and failures; only the digest."""
+
+    EVERYTHING = "everything"
+    APPROVALS_AND_FAILURES = "approvals-and-failures"
+    DIGEST_ONLY = "digest-only"
 
 
 class Source(StrEnum):
@@ -150,6 +159,7 @@ class User:
     name: str | None = None
     team: str | None = None
     id: int | None = None
+    notify_prefs: dict[str, bool] = field(default_factory=dict)  # direct messages asked for or turned off
 
 
 @dataclass
@@ -159,7 +169,10 @@ class Service:
     slack_channel: str
     repo_url: str | None = None
     active: bool = True
+    digest: bool = False  # the weekly DORA digest is also posted in the service's channel
     id: int | None = None
+    # None in a declaration keeps the stored level (a new service gets ``everything``); read back, always set.
+    notify_level: NotifyLevel | None = None
 
 
 @dataclass
@@ -402,3 +415,32 @@ class Incident:
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     id: int | None = None
+
+
+@dataclass
+class Runbook:
+    """A written procedure for when something goes wrong, optionally about one service and one environment."""
+
+    title: str
+    content: str  # markdown
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    service: str | None = None
+    environment: str | None = None
+    tags: list[str] = field(default_factory=list)
+    id: int | None = None
+
+    @property
+    def reference(self) -> str:
+        return f"RB-{self.id}"
+
+
+@dataclass(frozen=True)
+class RunbookHit:
+    """A runbook found by a search: its rank (higher is better) and an excerpt of its content in which the
+    matched words sit between ``core.runbooks.MARK_START`` and ``core.runbooks.MARK_END``."""
+
+    runbook: Runbook
+    rank: float
+    snippet: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.model import (
     Approval,
@@ -23,6 +23,8 @@ from core.model import (
     Release,
     Role,
     Rollback,
+    Runbook,
+    RunbookHit,
     Service,
     Stage,
     StageSpec,
@@ -30,6 +32,12 @@ from core.model import (
     Team,
     User,
 )
+
+if TYPE_CHECKING:  # core.history and core.digest read through these ports
+    from core.digest import DigestRun, FailedDeployment, OpenFailure, SlowChange
+    from core.dora import Fact, MetricInputs, Scope, Window
+    from core.dora_import import ChunkOutcome, CreatedNames, HistoryRecord
+    from core.history import ChainStep, DeploymentRecord
 
 Clock = Callable[[], datetime]
 
@@ -53,6 +61,13 @@ class UserRepository(Protocol):
         team: str | None = None,
     ) -> bool: ...
 
+    async def set_notify_prefs(
+        self, slack_user_id: str, prefs: Mapping[str, bool], *, now: datetime, role_if_new: Role
+    ) -> bool:
+        """Store the person's direct-message preferences; someone not known yet is recorded with
+        ``role_if_new``. True when anything changed."""
+        ...
+
 
 class ServiceRepository(Protocol):
     async def get(self, name: str) -> Service | None: ...
@@ -71,6 +86,10 @@ class ReleaseRepository(Protocol):
     async def add(self, release: Release) -> Release: ...
     async def mark_bad(self, release_id: int) -> bool:
         """Conditional: active -> bad; True only for the one caller that marked it."""
+        ...
+
+    async def recent(self, service: str, *, limit: int) -> Sequence[Release]:
+        """The service's releases, newest first."""
         ...
 
 
@@ -245,6 +264,34 @@ class IncidentRepository(Protocol):
         ...
 
 
+class RunbookRepository(Protocol):
+    async def get(self, runbook_id: int) -> Runbook | None: ...
+
+    async def add(self, runbook: Runbook) -> Runbook:
+        """Insert; raises ``core.errors.NotFound`` when its service or environment does not exist."""
+        ...
+
+    async def update(self, runbook: Runbook) -> bool:
+        """Write title, content, service, environment, tags and ``updated_at``; False when it no longer exists."""
+        ...
+
+    async def list(self, *, service: str | None = None, limit: int) -> Sequence[Runbook]:
+        """Most recently changed first; with ``service``, only that service's runbooks."""
+        ...
+
+    async def search(self, terms: Sequence[str], *, limit: int) -> Sequence[RunbookHit]:
+        """Runbooks matching every term (full-text, stemmed; title and tags weigh more than content), best
+        first, each with a snippet of its content. Terms are plain words, never query syntax."""
+        ...
+
+    async def for_service(
+        self, service: str, environment: str | None, terms: Sequence[str], *, limit: int
+    ) -> Sequence[Runbook]:
+        """The service's runbooks for ``environment`` or for no environment in particular: those for the
+        environment first, then by how well they match any of ``terms``, then the most recently changed."""
+        ...
+
+
 class AuditRepository(Protocol):
     async def append(self, entry: AuditEntry) -> AuditEntry: ...
 
@@ -254,6 +301,89 @@ class AuditRepository(Protocol):
 
     async def signoffs(self, deployment_ids: Collection[int]) -> Mapping[int, DeploymentSignoff]:
         """Requester, approvers and bypasses of each of these deployments that exists."""
+        ...
+
+
+class HistoryQueries(Protocol):
+    """Read-only queries behind ``/release history`` and ``/release where``."""
+
+    async def deployments(self, service: str, environment: str | None, *, limit: int) -> Sequence[DeploymentRecord]:
+        """The service's deployments and rollbacks (in ``environment`` only, when given), newest first, each with
+        its approvers, and what a rollback rolled back and which deployment rolled a rolled-back one back."""
+        ...
+
+    async def release_chain(self, service: str, environment: str, *, limit: int) -> Sequence[ChainStep]:
+        """The releases live in the environment, newest first, at most ``limit``: the latest successful
+        deployment, then each time the latest successful one that finished before it with another release."""
+        ...
+
+    async def latest_release(self, service: str) -> Release | None:
+        """The service's most recently created release."""
+        ...
+
+
+class DigestRepository(Protocol):
+    """The weekly digests sent, and the lists a digest shows beside the metrics (production deployments
+    only; a team scope means the team recorded on the deployment)."""
+
+    async def sent(self, scope: str, period_start: datetime) -> DigestRun | None:
+        """The digest recorded for this scope (``team:payments``) and week, if any."""
+        ...
+
+    async def claim(self, run: DigestRun, *, claimed_by: str) -> bool:
+        """Record the digest unless its scope and week have one already, without an error that would spoil
+        the transaction; True only for the one caller whose row was inserted."""
+        ...
+
+    async def failures(self, scope: Scope, start: datetime, end: datetime) -> Sequence[FailedDeployment]:
+        """Deployments that finished in ``[start, end)`` as failures (S3), oldest first."""
+        ...
+
+    async def open_failures(self, scope: Scope, end: datetime) -> Sequence[OpenFailure]:
+        """Per service, the episode of failures not restored before ``end`` (S4) whose earliest failure is
+        in scope, oldest first."""
+        ...
+
+    async def slowest_lead_times(
+        self, scope: Scope, start: datetime, end: datetime, *, limit: int
+    ) -> Sequence[SlowChange]:
+        """The longest lead-time samples (S6) anchored in ``[start, end)``, longest first."""
+        ...
+
+    async def team_of(self, slack_user_id: str) -> str | None:
+        """The team a person belongs to, if any."""
+        ...
+
+
+class HomeViewer(Protocol):
+    slack_user_id: str
+    opened_at: datetime
+    published_at: datetime | None
+    digest: str | None
+
+
+class HomeQueries(Protocol):
+    """App Home: who opened it lately, what was last published to them, and their own deployments."""
+
+    async def requested_by(self, slack_user_id: str, *, limit: int) -> Sequence[Deployment]:
+        """The person's deployments, newest first."""
+        ...
+
+    async def opened(self, slack_user_id: str, *, now: datetime) -> None:
+        """Remember that the person opened their Home tab now."""
+        ...
+
+    async def viewers(self, *, since: datetime) -> Sequence[HomeViewer]:
+        """People who opened their Home tab at or after ``since``."""
+        ...
+
+    async def claim_publish(self, slack_user_id: str, *, digest: str, now: datetime, not_before: datetime) -> bool:
+        """Conditional: record ``digest`` as published now unless it is the one published already or the last
+        publish was after ``not_before``; True only for the one caller that should publish it."""
+        ...
+
+    async def published(self, slack_user_id: str, *, digest: str | None, now: datetime) -> None:
+        """Record what was just published to the person (None: unknown, publish again next time)."""
         ...
 
 
@@ -271,6 +401,7 @@ class Outbox(Protocol):
 
     async def mark_sent(self, notification_id: int, *, channel: str, ts: str, now: datetime) -> None: ...
     async def mark_retry(self, notification_id: int, *, error: str, at: datetime, give_up: bool) -> None: ...
+    async def mark_withheld(self, notification_id: int, *, reason: str, now: datetime) -> None: ...
     async def message(self, key: str) -> SlackMessageRef | None: ...
     async def remember_message(self, key: str, *, channel: str, ts: str, now: datetime) -> None: ...
 
@@ -279,6 +410,28 @@ class RequestLedger(Protocol):
     async def claim(self, request_key: str, *, now: datetime) -> None:
         """Record an inbound request; raises ``DuplicateRequest`` if it was handled already."""
         ...
+
+
+class MetricsQueries(Protocol):
+    """The DORA metrics computed by the store (SQL aggregation), equal to ``core.dora.reference_inputs``."""
+
+    async def inputs(self, scope: Scope, window: Window) -> MetricInputs: ...
+
+    async def facts(self) -> Sequence[Fact]:
+        """Every deployment as a metrics fact (for checking the two paths against each other)."""
+        ...
+
+
+class HistoryImports(Protocol):
+    """Bulk storage of imported history in the caller's transaction (``core.dora_import``)."""
+
+    async def start(self, *, now: datetime) -> None: ...
+
+    async def store(self, records: Sequence[HistoryRecord]) -> ChunkOutcome:
+        """Store a chunk of checked records; what it cannot store comes back as line problems (nothing stored)."""
+        ...
+
+    async def finish(self) -> CreatedNames: ...
 
 
 class UnitOfWork(Protocol):
@@ -298,7 +451,13 @@ class UnitOfWork(Protocol):
     stages: StageRepository
     rollbacks: RollbackRepository
     incidents: IncidentRepository
+    runbooks: RunbookRepository
     requests: RequestLedger
+    home: HomeQueries
+    history: HistoryQueries
+    digests: DigestRepository
+    metrics: MetricsQueries
+    imports: HistoryImports
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(

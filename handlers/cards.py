@@ -8,7 +8,7 @@ from typing import Any
 from core.deployment_views import DeploymentView
 from core.model import DeploymentStatus, StageStatus
 from core.text import escape, mention, slack_date, truncate
-from handlers import ids
+from handlers import ids, runbook_blocks
 from handlers.blocks import STATUS_ICONS, Block, Rendered, context, section
 
 STATUS_WORDS = {
@@ -200,6 +200,7 @@ def deployment_message(view: DeploymentView) -> Rendered:
             )
         )
         message.append(_rollback_button(view))
+    message.extend(runbook_blocks.link_blocks(view.runbooks, deployment.reference))
     if status is DeploymentStatus.PENDING_APPROVAL:
         message.append(_buttons(view))
     elif deployment.status_reason and status in (DeploymentStatus.CANCELLED, DeploymentStatus.EXPIRED):

@@ -18,6 +18,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core import notify_prefs
 from core.model import Notification
 from core.ports import Clock, UnitOfWorkFactory
 from handlers import blocks, ids, rendering
@@ -105,8 +106,26 @@ class DeliveryWorker:
 
     async def _deliver_channel(self, items: list[Notification]) -> None:
         for notification in items:
+            if await self._withheld(notification):
+                continue
             await self._pace(notification.channel)
             await self._deliver(notification)
+
+    async def _withheld(self, notification: Notification) -> bool:
+        """Marked done without sending when the notification preferences leave it out; when in doubt, sent."""
+        assert notification.id is not None
+        try:
+            async with self.uow() as uow:
+                reason = await notify_prefs.withheld(uow, notification)
+                if reason is None:
+                    return False
+                await uow.outbox.mark_withheld(notification.id, reason=reason, now=self.clock())
+                await uow.commit()
+        except Exception:
+            log.exception("notification preferences not read; sending", id=notification.id)
+            return False
+        log.info("notification withheld", id=notification.id, kind=notification.kind, reason=reason)
+        return True
 
     async def _pace(self, channel: str) -> None:
         last = self._last_sent.get(channel)

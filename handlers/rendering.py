@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from core.deployment_views import describe_deployment
-from core.model import Notification
+from core.model import DeploymentStatus, Notification
 from core.ports import UnitOfWorkFactory
-from handlers import blocks, cards, ids, notices
+from handlers import blocks, cards, digest_blocks, home_blocks, ids, notices
 
 LiveRenderer = Callable[[UnitOfWorkFactory, dict[str, Any]], Awaitable[blocks.Rendered | None]]
 
@@ -21,7 +21,16 @@ async def _deployment(uow_factory: UnitOfWorkFactory, data: dict[str, Any]) -> b
     return cards.deployment_message(view) if view is not None else None
 
 
-LIVE: dict[str, LiveRenderer] = {ids.DEPLOYMENT_STATUS: _deployment}
+async def _approval_request(uow_factory: UnitOfWorkFactory, data: dict[str, Any]) -> blocks.Rendered | None:
+    async with uow_factory() as uow:
+        view = await describe_deployment(uow, int(data["deployment_id"]))
+        service = await uow.services.get(view.deployment.service) if view is not None else None
+    if view is None or service is None or view.deployment.status is not DeploymentStatus.PENDING_APPROVAL:
+        return None
+    return home_blocks.approval_request(view, service.slack_channel)
+
+
+LIVE: dict[str, LiveRenderer] = {ids.DEPLOYMENT_STATUS: _deployment, ids.APPROVAL_REQUEST: _approval_request}
 STATIC: dict[str, Callable[[dict[str, Any]], blocks.Rendered]] = {
     ids.DEPLOYMENT_OUTCOME: cards.outcome_message,
     ids.STAGE_OUTPUT: cards.stage_output,
@@ -29,6 +38,7 @@ STATIC: dict[str, Callable[[dict[str, Any]], blocks.Rendered]] = {
     ids.LOCK_DIRECT: notices.lock_direct,
     ids.FREEZE_NOTICE: notices.freeze_notice,
     ids.INCIDENT_NOTICE: notices.incident_notice,
+    ids.DIGEST: digest_blocks.digest_message,
 }
 
 

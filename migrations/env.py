@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from storage.engine import create_engine, normalise_url
 from storage.rows import Base, UTCDateTime
+from storage.runbooks import is_search_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -42,11 +43,18 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
     return False
 
 
+def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    # The full-text search objects of runbooks are made by hand in the revision (storage.rows cannot declare
+    # them): autogenerate must not propose dropping them.
+    return not is_search_object(name)
+
+
 def _configure(**options: Any) -> None:
     context.configure(
         target_metadata=target_metadata,
         compare_type=True,
         render_item=_render_item,
+        include_name=_include_name,
         **options,
     )
 

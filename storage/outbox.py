@@ -186,6 +186,15 @@ class OutboxRepository:
         if give_up:
             row.status = OutboxStatus.FAILED.value
 
+    async def mark_withheld(self, notification_id: int, *, reason: str, now: datetime) -> None:
+        """Done without sending: the preferences of its channel or person leave it out."""
+        await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == notification_id)
+            .values(status=OutboxStatus.WITHHELD.value, sent_at=now, claimed_until=None, last_error=reason[:2000])
+            .execution_options(synchronize_session=False)
+        )
+
     async def pending_count(self) -> int:
         rows = await self.session.execute(select(OutboxRow.id).where(OutboxRow.status == OutboxStatus.PENDING.value))
         return len(rows.all())

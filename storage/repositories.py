@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from core.errors import Conflict, DuplicateRequest
 from core.model import (
     DeploymentStatus,
     Environment,
+    NotifyLevel,
     Policy,
     Release,
     ReleaseStatus,
@@ -94,11 +95,24 @@ class UserRepository:
         return (await self.session.execute(query)).scalar_one_or_none()
 
     def _user(self, row: UserRow, team: str | None) -> User:
-        return User(slack_user_id=row.slack_user_id, role=Role(row.role), name=row.name, team=team, id=row.id)
+        prefs = {str(key): bool(value) for key, value in (row.notify_prefs or {}).items()}
+        return User(
+            slack_user_id=row.slack_user_id,
+            role=Role(row.role),
+            name=row.name,
+            team=team,
+            id=row.id,
+            notify_prefs=prefs,
+        )
 
     async def get(self, slack_user_id: str) -> User | None:
-        row = await self._row(slack_user_id)
-        return self._user(row, None) if row else None
+        query = (
+            select(UserRow, TeamRow.name)
+            .outerjoin(TeamRow, UserRow.team_id == TeamRow.id)
+            .where(UserRow.slack_user_id == slack_user_id)
+        )
+        found = (await self.session.execute(query)).one_or_none()
+        return self._user(found[0], found[1]) if found else None
 
     async def list(self) -> Sequence[User]:
         query = select(UserRow, TeamRow.name).outerjoin(TeamRow, UserRow.team_id == TeamRow.id)
@@ -142,6 +156,20 @@ class UserRepository:
             row.updated_at = now
         return changed
 
+    async def set_notify_prefs(
+        self, slack_user_id: str, prefs: Mapping[str, bool], *, now: datetime, role_if_new: Role
+    ) -> bool:
+        row = await self._row(slack_user_id)
+        if row is None:
+            await self.set_role(slack_user_id, role_if_new, now=now)
+            row = await self._row(slack_user_id)
+            assert row is not None
+        if dict(row.notify_prefs or {}) == dict(prefs):
+            return False
+        row.notify_prefs = dict(prefs)
+        row.updated_at = now
+        return True
+
 
 class ServiceRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -158,7 +186,9 @@ class ServiceRepository:
             slack_channel=row.slack_channel,
             repo_url=row.repo_url,
             active=row.active,
+            digest=row.digest,
             id=row.id,
+            notify_level=NotifyLevel(row.notify_level),
         )
 
     async def get(self, name: str) -> Service | None:
@@ -178,12 +208,16 @@ class ServiceRepository:
             "slack_channel": service.slack_channel,
             "repo_url": service.repo_url,
             "active": service.active,
+            "digest": service.digest,
         }
+        if service.notify_level is not None:  # None keeps the stored level
+            values["notify_level"] = service.notify_level.value
         row = (
             await self.session.execute(select(ServiceRow).where(ServiceRow.name == service.name))
         ).scalar_one_or_none()
         if row is None:
-            self.session.add(ServiceRow(name=service.name, created_at=now, notify_level="everything", **values))
+            values.setdefault("notify_level", NotifyLevel.EVERYTHING.value)
+            self.session.add(ServiceRow(name=service.name, created_at=now, **values))
             await self.session.flush()
             return True
         return _assign(row, values)
@@ -242,6 +276,20 @@ class EnvironmentRepository:
         return _assign(row, values)
 
 
+def _release(service: str, row: ReleaseRow) -> Release:
+    return Release(
+        service=service,
+        version=row.version,
+        commit_sha=row.commit_sha,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        committed_at=row.committed_at,
+        notes=row.notes,
+        status=ReleaseStatus(row.status),
+        id=row.id,
+    )
+
+
 class ReleaseRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -255,17 +303,17 @@ class ReleaseRepository:
         row = (await self.session.execute(query)).scalar_one_or_none()
         if row is None:
             return None
-        return Release(
-            service=service,
-            version=row.version,
-            commit_sha=row.commit_sha,
-            created_by=row.created_by,
-            created_at=row.created_at,
-            committed_at=row.committed_at,
-            notes=row.notes,
-            status=ReleaseStatus(row.status),
-            id=row.id,
+        return _release(service, row)
+
+    async def recent(self, service: str, *, limit: int) -> Sequence[Release]:
+        query = (
+            select(ReleaseRow)
+            .join(ServiceRow, ReleaseRow.service_id == ServiceRow.id)
+            .where(ServiceRow.name == service)
+            .order_by(ReleaseRow.created_at.desc(), ReleaseRow.id.desc())
+            .limit(limit)
         )
+        return [_release(service, row) for row in (await self.session.execute(query)).scalars()]
 
     async def add(self, release: Release) -> Release:
         service_id = (

@@ -97,7 +97,8 @@ class ServiceRow(Base):
     slack_channel: Mapped[str] = mapped_column(String(80))
     repo_url: Mapped[str | None] = mapped_column(String(500))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    notify_level: Mapped[str] = mapped_column(String(16), default="everything")
+    notify_level: Mapped[str] = mapped_column(String(32), default="everything")
+    digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime]
 
 
@@ -141,6 +142,7 @@ class DeploymentRow(Base):
         ),
         Index("ix_deployments_env_finished", "environment_id", "finished_at"),
         Index("ix_deployments_service_env_finished", "service_id", "environment_id", "finished_at"),
+        Index("ix_deployments_requested_by", "requested_by", "id"),  # a person's deployments (App Home)
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
@@ -355,3 +357,13 @@ class ProcessedRequestRow(Base):
     __tablename__ = "processed_requests"
     request_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     created_at: Mapped[datetime]
+
+
+class HomeViewRow(Base):
+    """Who opened their App Home tab lately, and a digest of the view last published to them."""
+
+    __tablename__ = "home_views"
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opened_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+    digest: Mapped[str | None] = mapped_column(String(64))

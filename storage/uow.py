@@ -11,7 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.approvals import ApprovalRepository
 from storage.audit import AuditRepository
 from storage.deployments import DeploymentRepository
+from storage.digest import DigestRepository
+from storage.dora import MetricsQueries
+from storage.dora_import import HistoryImportStore
 from storage.freezes import FreezeRepository
+from storage.history import HistoryQueries
+from storage.home import HomeQueries
 from storage.incidents import IncidentRepository
 from storage.locks import LockRepository
 from storage.outbox import OutboxRepository
@@ -24,6 +29,7 @@ from storage.repositories import (
     UserRepository,
 )
 from storage.rollbacks import RollbackRepository
+from storage.runbooks import RunbookRepository
 from storage.stages import StageRepository
 
 
@@ -48,12 +54,18 @@ class SqlUnitOfWork:
         self.audit = AuditRepository(self.session)
         self.outbox = OutboxRepository(self.session, now=self._clock())
         self.requests = RequestLedger(self.session)
+        self.home = HomeQueries(self.session)
         self.locks = LockRepository(self.session)
         self.freezes = FreezeRepository(self.session)
         self.approvals = ApprovalRepository(self.session)
         self.stages = StageRepository(self.session)
         self.rollbacks = RollbackRepository(self.session)
         self.incidents = IncidentRepository(self.session)
+        self.runbooks = RunbookRepository(self.session)
+        self.history = HistoryQueries(self.session)
+        self.digests = DigestRepository(self.session)
+        self.metrics = MetricsQueries(self.session)
+        self.imports = HistoryImportStore(self.session)
         return self
 
     async def __aexit__(

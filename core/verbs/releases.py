@@ -32,6 +32,16 @@ class Deploy(Command):
 
 
 @dataclass(frozen=True)
+class DeployForm(Command):
+    """``/release deploy`` alone: the deploy form."""
+
+
+@dataclass(frozen=True)
+class CreateForm(Command):
+    """``/release create`` alone: the create-release form."""
+
+
+@dataclass(frozen=True)
 class Status(Command):
     service: str | None = None
 
@@ -51,6 +61,8 @@ def parse_help(tokens: list[str]) -> Command:
 
 
 def parse_create(tokens: list[str]) -> Command:
+    if not tokens:
+        return CreateForm()
     args = Args(tokens, CREATE)
     service = name(args.take("the service"), "service", args)
     ver = version(args.take("the version"), args)
@@ -65,6 +77,8 @@ def parse_create(tokens: list[str]) -> Command:
 
 
 def parse_deploy(tokens: list[str]) -> Command:
+    if not tokens:
+        return DeployForm()
     args = Args(tokens, DEPLOY)
     dry_run = args.flag("--dry-run")
     service = name(args.take("the service"), "service", args)
@@ -112,7 +126,19 @@ def parse_status(tokens: list[str]) -> Command:
 
 VERBS = [
     Verb("help", HELP, "show what you can do", Permission.VIEW, parse_help),
-    Verb("create", CREATE, "create a release", Permission.CREATE_RELEASE, parse_create),
-    Verb("deploy", DEPLOY, "deploy a release to an environment", Permission.DEPLOY, parse_deploy),
+    Verb(
+        "create",
+        CREATE,
+        "create a release (`/release create` alone opens a form)",
+        Permission.CREATE_RELEASE,
+        parse_create,
+    ),
+    Verb(
+        "deploy",
+        DEPLOY,
+        "deploy a release to an environment (`/release deploy` alone opens a form; `--dry-run` previews it)",
+        Permission.DEPLOY,
+        parse_deploy,
+    ),
     Verb("status", STATUS, "show the version running in each environment", Permission.VIEW, parse_status),
 ]

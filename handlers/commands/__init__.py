@@ -8,15 +8,30 @@ from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from core import grammar
 from core.errors import ReleasebotError
+from core.model import Source
 from core.syntax import Command
 from handlers import blocks, ids
 from handlers import perform as perform_module
-from handlers.commands import approvals, audit, configuration, locks, releases, rollbacks
+from handlers.commands import (
+    approvals,
+    audit,
+    configuration,
+    digest,
+    history,
+    locks,
+    metrics,
+    notify,
+    releases,
+    rollbacks,
+    runbooks,
+)
 from handlers.context import CommandContext, Registry
 from handlers.deps import Deps
+from handlers.forms import FormRegistry, form_for
 from handlers.perform import perform
 
 log = structlog.get_logger(__name__)
@@ -26,11 +41,23 @@ Respond = Callable[..., Awaitable[Any]]
 
 HANDLERS: Registry = {
     **releases.HANDLERS,
+    **history.HANDLERS,
     **approvals.HANDLERS,
     **rollbacks.HANDLERS,
     **locks.HANDLERS,
     **audit.HANDLERS,
     **configuration.HANDLERS,
+    **runbooks.HANDLERS,
+    **metrics.HANDLERS,
+    **digest.HANDLERS,
+    **notify.HANDLERS,
+}
+
+
+# Commands answered with a form: opened by the listener itself, with the command's trigger (see handlers.forms).
+FORMS: FormRegistry = {
+    **releases.FORMS,
+    **runbooks.FORMS,
 }
 
 
@@ -87,8 +114,15 @@ async def answer(deps: Deps, body: dict[str, Any], respond: Respond) -> None:
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.command(ids.COMMAND)
-    async def release_command(ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Respond) -> None:
+    async def release_command(
+        ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Respond, client: AsyncWebClient
+    ) -> None:
         await ack()
+        form = form_for(FORMS, body) if deps.source is Source.SLACK else None  # the console shows no forms
+        if form is not None:
+            opener, command = form
+            deps.tasks.spawn(opener(deps, body, client, deps.replies.responder(body, respond), command))
+            return
         if deps.forward_command is not None and deps.forward_command(body):
             return
         deps.tasks.spawn(answer(deps, body, deps.replies.responder(body, respond)))

@@ -44,6 +44,44 @@ FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse_change()
 """
 
 
+# Full-text search of runbooks, beside the tables of storage.rows (storage.runbooks reads it; its
+# ``is_search_object`` names these objects so that schema comparisons leave them out).
+# PostgreSQL: a GIN index on the weighted document storage.runbooks ranks and excerpts.
+RUNBOOK_SEARCH_INDEX = """
+CREATE INDEX ix_runbooks_search ON runbooks USING gin ((
+    setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') ||
+    setweight(to_tsvector('english'::regconfig, coalesce(tags::text, '')), 'A') ||
+    setweight(to_tsvector('english'::regconfig, coalesce(content, '')), 'B')
+))
+"""
+# SQLite: an FTS5 table over the runbooks rows (external content), kept in step by triggers.
+RUNBOOK_FTS = (
+    """
+CREATE VIRTUAL TABLE runbooks_fts USING fts5(
+    title, content, tags, content='runbooks', content_rowid='id', tokenize='porter unicode61'
+)
+""",
+    """
+CREATE TRIGGER runbooks_fts_insert AFTER INSERT ON runbooks BEGIN
+    INSERT INTO runbooks_fts (rowid, title, content, tags) VALUES (new.id, new.title, new.content, new.tags);
+END
+""",
+    """
+CREATE TRIGGER runbooks_fts_delete AFTER DELETE ON runbooks BEGIN
+    INSERT INTO runbooks_fts (runbooks_fts, rowid, title, content, tags)
+    VALUES ('delete', old.id, old.title, old.content, old.tags);
+END
+""",
+    """
+CREATE TRIGGER runbooks_fts_update AFTER UPDATE ON runbooks BEGIN
+    INSERT INTO runbooks_fts (runbooks_fts, rowid, title, content, tags)
+    VALUES ('delete', old.id, old.title, old.content, old.tags);
+    INSERT INTO runbooks_fts (rowid, title, content, tags) VALUES (new.id, new.title, new.content, new.tags);
+END
+""",
+)
+
+
 def _is_postgresql() -> bool:
     # The context (not the bind) also knows the dialect in offline (--sql) mode.
     return op.get_context().dialect.name == "postgresql"
@@ -97,7 +135,8 @@ def upgrade() -> None:
         sa.Column("slack_channel", sa.String(length=80), nullable=False),
         sa.Column("repo_url", sa.String(length=500), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("notify_level", sa.String(length=16), nullable=False),
+        sa.Column("notify_level", sa.String(length=32), nullable=False),
+        sa.Column("digest", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["team_id"], ["teams.id"], name=op.f("fk_services_team_id_teams")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_services")),
@@ -163,6 +202,7 @@ def upgrade() -> None:
         postgresql_where=sa.text(ACTIVE_DEPLOYMENT),
     )
     op.create_index("ix_deployments_env_finished", "deployments", ["environment_id", "finished_at"])
+    op.create_index("ix_deployments_requested_by", "deployments", ["requested_by", "id"])
     op.create_index(
         "ix_deployments_service_env_finished",
         "deployments",
@@ -304,6 +344,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["service_id"], ["services.id"], name=op.f("fk_runbooks_service_id_services")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runbooks")),
     )
+    if _is_postgresql():
+        op.execute(RUNBOOK_SEARCH_INDEX)
+    elif op.get_context().dialect.name == "sqlite":
+        for statement in RUNBOOK_FTS:
+            op.execute(statement)
     op.create_table(
         "locks",
         sa.Column("id", BIG_ID, nullable=False),
@@ -400,16 +445,27 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("request_key", name=op.f("pk_processed_requests")),
     )
+    op.create_table(
+        "home_views",
+        sa.Column("slack_user_id", sa.String(length=32), nullable=False),
+        sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("digest", sa.String(length=64), nullable=True),
+        sa.PrimaryKeyConstraint("slack_user_id", name=op.f("pk_home_views")),
+    )
 
 
 def downgrade() -> None:
     # Dropping a table drops its indexes; the audit_log guard (PostgreSQL) is removed explicitly.
+    op.drop_table("home_views")
     op.drop_table("processed_requests")
     op.drop_table("digest_runs")
     op.drop_table("slack_messages")
     op.drop_table("outbox")
     op.drop_table("freezes")
     op.drop_table("locks")
+    if op.get_context().dialect.name == "sqlite":
+        op.execute("DROP TABLE IF EXISTS runbooks_fts")  # its triggers go with the runbooks table
     op.drop_table("runbooks")
     if _is_postgresql():
         op.execute("DROP TRIGGER IF EXISTS audit_log_refuse_truncate ON audit_log")

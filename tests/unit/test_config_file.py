@@ -271,7 +271,7 @@ def test_a_mistyped_key_is_reported_with_its_location_and_the_likely_key(tmp_pat
 
     assert problems_of(tmp_path, text) == [
         "services[0].channel: is required",
-        "services[0].chanel: unknown key; did you mean 'channel'? (allowed: name, team, channel, repo)",
+        "services[0].chanel: unknown key; did you mean 'channel'? (allowed: name, team, channel, repo, digest, notify)",
     ]
 
 

@@ -31,7 +31,7 @@ SCOPE_USES = {
     "files:write": ["files.getUploadURLExternal", "files.completeUploadExternal"],
 }
 BOT_EVENTS = ["app_home_opened", "app_uninstalled", "tokens_revoked"]
-URL_KEYS = {"url", "request_url"}
+URL_KEYS = {"url", "request_url", "message_menu_options_url"}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -142,6 +142,7 @@ def test_http_manifest_points_every_request_url_at_the_bolt_endpoint() -> None:
         release_command(manifest)["url"],
         manifest["settings"]["event_subscriptions"]["request_url"],
         manifest["settings"]["interactivity"]["request_url"],
+        manifest["settings"]["interactivity"]["message_menu_options_url"],
     ]
 
     assert manifest["settings"]["socket_mode_enabled"] is False
