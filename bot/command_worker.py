@@ -23,7 +23,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -41,9 +41,12 @@ WORKER_NICENESS = 10  # the front's acknowledgements come first when both want t
 class WorkerLink:
     """The front's end: starts the worker, writes commands and wake-ups to it, restarts it if it dies."""
 
-    def __init__(self, command: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, command: list[str] | None = None, env: Mapping[str, str | None] | None = None) -> None:
+        """``env`` adds to (or, with None, removes from) this process's environment for the worker."""
         self._command = command or [sys.executable, "-m", "bot.command_worker"]
-        self._env = {**os.environ, **(env or {})}
+        self._env = {**os.environ, **{k: v for k, v in (env or {}).items() if v is not None}}
+        for key in [k for k, v in (env or {}).items() if v is None]:
+            self._env.pop(key, None)
         self._process: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.command_worker import WorkerLink
 from bot.runtime import Runtime, SchemaOutOfDate
-from bot.settings import Settings
+from bot.settings import Settings, settings_env
 from bot.web import build_web_app
 
 if TYPE_CHECKING:
@@ -55,7 +55,9 @@ async def serve(settings: Settings) -> int:
         )
         return 2
     runtime = Runtime(settings)
-    worker = WorkerLink() if settings.command_worker else None
+    # The worker serves no HTTP: it takes every setting but the address.
+    worker_env = settings_env(settings, leave_out=("host", "port"))
+    worker = WorkerLink(env=worker_env) if settings.command_worker else None
     try:
         # With a command worker, it runs the commands, delivery, the pipeline and the schedule; this
         # process acknowledges requests and answers clicks and modals.

@@ -27,6 +27,7 @@ __all__ = [
     "ENV_NAMES",
     "Settings",
     "SettingsError",
+    "settings_env",
     "exit_on_invalid_settings",
     "format_problems",
     "load_settings",
@@ -141,6 +142,27 @@ def _normalised_database_url(url: str) -> str:
     scheme, rest = url.split("://", 1)
     backend = scheme.partition("+")[0].lower()
     return f"{_DATABASES[backend][0]}://{rest}"
+
+
+def settings_env(settings: Settings, *, leave_out: Iterable[str] = ()) -> dict[str, str | None]:
+    """The environment that makes ``load_settings()`` in another process give these same settings (None:
+    leave the variable unset); fields in ``leave_out`` are unset, to take their defaults."""
+    env: dict[str, str | None] = {}
+    for name, variable in ENV_NAMES.items():
+        value = getattr(settings, name)
+        if value is None or name in leave_out:
+            env[variable] = None
+        elif isinstance(value, bool):
+            env[variable] = "true" if value else "false"
+        elif isinstance(value, frozenset):
+            env[variable] = ",".join(sorted(value))
+        elif isinstance(value, ZoneInfo):
+            env[variable] = value.key
+        elif name == "digest_grace":
+            env[variable] = f"{value}s"
+        else:
+            env[variable] = str(value)
+    return env
 
 
 class Settings(BaseSettings):

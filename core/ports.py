@@ -356,10 +356,14 @@ class DigestRepository(Protocol):
 
 
 class HomeViewer(Protocol):
-    slack_user_id: str
-    opened_at: datetime
-    published_at: datetime | None
-    digest: str | None
+    @property
+    def slack_user_id(self) -> str: ...
+    @property
+    def opened_at(self) -> datetime: ...
+    @property
+    def published_at(self) -> datetime | None: ...
+    @property
+    def digest(self) -> str | None: ...
 
 
 class HomeQueries(Protocol):

@@ -123,7 +123,9 @@ async def test_a_card_already_posted_is_always_updated(people: Uow, clock: Froze
     assert await decision(people, card(deployment_id)) is None
 
 
-async def test_only_the_failing_stage_output_is_posted_at_approvals_and_failures(people: Uow, clock: FrozenClock) -> None:
+async def test_only_the_failing_stage_output_is_posted_at_approvals_and_failures(
+    people: Uow, clock: FrozenClock
+) -> None:
     async with people() as work:
         env = await work.environments.get("staging")
         assert env is not None
@@ -134,9 +136,7 @@ async def test_only_the_failing_stage_output_is_posted_at_approvals_and_failures
     deployment_id = await deploy(people, clock, "staging")
     async with people() as work:
         for position, status in ((0, StageStatus.SUCCESS), (1, StageStatus.FAILED)):
-            await work.stages.start(
-                deployment_id, position, runner="r", attempt="a", now=clock(), deadline=clock()
-            )
+            await work.stages.start(deployment_id, position, runner="r", attempt="a", now=clock(), deadline=clock())
             await work.stages.finish(
                 deployment_id, position, status=status, now=clock(), exit_code=None, reason=None, output=None
             )
@@ -178,7 +178,9 @@ async def test_a_developer_of_another_team_or_an_analyst_cannot_set_the_level(pe
     async with people() as work:
         service = await work.services.get("payments-api")
         entries = (
-            await work.session.execute(select(AuditRow.actor, AuditRow.target).where(AuditRow.action == "notify.service"))
+            await work.session.execute(
+                select(AuditRow.actor, AuditRow.target).where(AuditRow.action == "notify.service")
+            )
         ).all()
     assert service is not None and service.notify_level is NotifyLevel.DIGEST_ONLY
     assert [tuple(entry) for entry in entries] == [(BOB.user_id, "service:payments-api")]
@@ -223,7 +225,10 @@ async def test_direct_messages_follow_the_recipients_preferences(people: Uow, cl
     assert await decision(people, outcome) is None  # deploy-finished is on by default
     assert await decision(people, request) == "approval-requests turned off"
     async with people() as work:
-        for actor, pref, on in ((BOB, notify_prefs.DEPLOY_FINISHED, False), (CAROL, notify_prefs.APPROVAL_REQUESTS, True)):
+        for actor, pref, on in (
+            (BOB, notify_prefs.DEPLOY_FINISHED, False),
+            (CAROL, notify_prefs.APPROVAL_REQUESTS, True),
+        ):
             await notify_prefs.set_my_pref(
                 work, actor=actor, pref=pref, on=on, role_if_new=Role.VIEWER, now=clock(), request_id=None
             )

@@ -89,7 +89,10 @@ def crowded() -> HomeData:
         )
         for n in range(40)
     ]
-    cells = [MatrixCell(env.name, deployment(1, DeploymentStatus.SUCCESS, env.name), None, None, None) for env in environments]
+    cells = [
+        MatrixCell(env.name, deployment(1, DeploymentStatus.SUCCESS, env.name), None, None, None)
+        for env in environments
+    ]
     return data(
         approvals=[waiting(n) for n in range(1, 31)],
         recent=[deployment(n, DeploymentStatus.FAILED) for n in range(1, 11)],
@@ -155,7 +158,13 @@ def test_the_dora_headline_shows_the_four_keys() -> None:
 
 
 def test_durations_read_in_minutes_hours_or_days() -> None:
-    assert [duration_text(s) for s in (None, 20, 2700, 5575, 141323)] == ["no data", "1 min", "45 min", "1.5 h", "1.6 d"]
+    assert [duration_text(s) for s in (None, 20, 2700, 5575, 141323)] == [
+        "no data",
+        "1 min",
+        "45 min",
+        "1.5 h",
+        "1.6 d",
+    ]
 
 
 def test_the_week_runs_from_monday_in_the_teams_time_zone() -> None:
@@ -188,3 +197,12 @@ def test_changes_coalesce_and_a_later_change_never_postpones_the_refresh() -> No
     schedule.again_at(NOW + timedelta(seconds=15))
     assert schedule.due_at == NOW + timedelta(seconds=15)
     assert schedule.last_publish_allowed(NOW) == NOW - timedelta(seconds=10)
+
+
+def test_anything_beyond_100_blocks_is_cut_with_a_pointer() -> None:
+    from handlers.blocks import section
+    from handlers.home_blocks import _capped
+
+    capped = _capped([section(str(n)) for n in range(150)])
+    assert len(capped) == MAX_BLOCKS
+    assert capped[-1]["elements"][0]["text"] == "There is more than a Home tab can show: `/release status`."

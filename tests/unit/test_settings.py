@@ -440,3 +440,30 @@ def test_invalid_settings_exit_with_status_2_and_no_traceback(capsys: pytest.Cap
         "  RELEASEBOT_PORT: must be a whole number from 1 to 65535 (got 'abc')\n"
         "  LOG_FORMAT: must be text or json (got 'xml')\n"
     )
+
+
+def test_settings_env_gives_another_process_the_same_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from bot.settings import settings_env
+
+    original = load_settings(
+        _env_file=None,
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        database_url="postgresql://releasebot:pw@db.internal:5432/releasebot",
+        data_dir=str(tmp_path),
+        admins="U0ALICE001,W0BOB00002",
+        default_role="developer",
+        timezone="Europe/Berlin",
+        command_worker=False,
+        digest_grace="2h",
+        log_format="json",
+    )
+    for name in ENV_NAMES.values():
+        monkeypatch.delenv(name, raising=False)
+    for name, value in settings_env(original).items():
+        if value is not None:
+            monkeypatch.setenv(name, value)
+    assert settings_env(original)["SLACK_APP_TOKEN"] is None
+    assert load_settings(_env_file=None) == original
