@@ -9,6 +9,8 @@ send no Slack message and start no pipeline.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterable
@@ -35,6 +37,7 @@ MAX_EVENT_ID = 200
 MAX_ENVIRONMENT = 40
 CHUNK = 5000
 SHOWN_PROBLEMS = 50
+YIELD_EVERY = 100
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -327,28 +330,35 @@ async def import_history(
     checker = HistoryChecker()
     problems = _Problems()
     report = ImportReport()
+    storing = _Storing(uow, report, problems)
     chunk: list[HistoryRecord] = []
     await uow.imports.start(now=now)
-    for number, text in enumerate(lines, start=1):
-        report.lines = number
-        try:
-            record = checker.check(number, text)
-        except LineProblemError as error:
-            problems.add([error.problem])
-            continue
-        if record is None:
-            continue
-        report.records += 1
-        if problems.total:
-            continue  # nothing more is stored; the remaining lines are still checked
-        chunk.append(record)
-        if len(chunk) >= chunk_size:
-            await _store(uow, chunk, report, problems)
-            chunk = []
-    if chunk and not problems.total:
-        await _store(uow, chunk, report, problems)
+    try:
+        for number, text in enumerate(lines, start=1):
+            report.lines = number
+            if storing.busy and number % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # let the chunk being stored talk to the database
+            try:
+                record = checker.check(number, text)
+            except LineProblemError as error:
+                problems.add([error.problem])
+                continue
+            if record is None:
+                continue
+            report.records += 1
+            if problems.total:
+                continue  # nothing more is stored; the remaining lines are still checked
+            chunk.append(record)
+            if len(chunk) >= chunk_size:
+                await storing.submit(chunk)
+                chunk = []
+        if chunk and not problems.total:
+            await storing.submit(chunk)
+        await storing.wait()
+    finally:
+        await storing.cancel()
     if problems.total:
-        raise ImportRejected(problems.shown, problems.total)
+        raise ImportRejected(sorted(problems.shown, key=lambda p: p.line), problems.total)
     created = await uow.imports.finish()
     report.teams_created = list(created.teams)
     report.services_created = list(created.services)
@@ -364,6 +374,36 @@ async def import_history(
         details=report.details(),
     )
     return report
+
+
+class _Storing:
+    """Stores one chunk in the background while the next one is checked: storing mostly waits on the
+    database, checking is all CPU, so the two overlap. Chunks are still stored one after the other."""
+
+    def __init__(self, uow: UnitOfWork, report: ImportReport, problems: _Problems) -> None:
+        self.uow, self.report, self.problems = uow, report, problems
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.task is not None
+
+    async def submit(self, chunk: list[HistoryRecord]) -> None:
+        await self.wait()
+        if not self.problems.total:
+            self.task = asyncio.ensure_future(_store(self.uow, chunk, self.report, self.problems))
+
+    async def wait(self) -> None:
+        if self.task is not None:
+            task, self.task = self.task, None
+            await task
+
+    async def cancel(self) -> None:
+        if self.task is not None:
+            task, self.task = self.task, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _store(uow: UnitOfWork, chunk: list[HistoryRecord], report: ImportReport, problems: _Problems) -> None:

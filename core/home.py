@@ -52,6 +52,7 @@ class MatrixCell:
     active: Deployment | None
     lock: Lock | None
     freeze: FreezeWindow | None
+    failed: Deployment | None = None  # the newest deployment there, when it failed
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class HomeSnapshot:
     services: list[Service]
     current: list[Deployment]
     active: list[Deployment]
+    latest: list[Deployment]
     pending: list[DeploymentView]
     locks: list[Lock]
     freezes: list[FreezeWindow]
@@ -146,6 +148,7 @@ async def snapshot(uow: UnitOfWork, *, now: datetime) -> HomeSnapshot:
         services=sorted((s for s in await uow.services.list() if s.active), key=lambda s: s.name),
         current=list(await uow.deployments.current_versions()),
         active=active,
+        latest=list(await uow.home.latest()),
         pending=sorted(pending, key=lambda view: view.deployment.id or 0),
         locks=sorted(await uow.locks.list_active(now=now), key=lambda lock: (lock.environment, lock.service or "")),
         freezes=sorted((w for w in windows if w is not None), key=lambda w: (w.starts_at, w.freeze.id or 0)),
@@ -182,6 +185,7 @@ def matrix(snap: HomeSnapshot, team: str | None) -> list[MatrixRow]:
     services = [s for s in snap.services if team is None or s.team == team]
     current = {(d.service, d.environment): d for d in snap.current}
     active = {(d.service, d.environment): d for d in snap.active}
+    failed = {(d.service, d.environment): d for d in snap.latest if d.status is DeploymentStatus.FAILED}
     frozen: dict[str, FreezeWindow] = {}
     for window in snap.freezes:
         if window.starts_at <= snap.now < window.ends_at:
@@ -194,7 +198,9 @@ def matrix(snap: HomeSnapshot, team: str | None) -> list[MatrixRow]:
                 (lk for lk in snap.locks if lk.environment == env.name and lk.service in (None, service.name)), None
             )
             key = (service.name, env.name)
-            cells.append(MatrixCell(env.name, current.get(key), active.get(key), lock, frozen.get(env.name)))
+            cells.append(
+                MatrixCell(env.name, current.get(key), active.get(key), lock, frozen.get(env.name), failed.get(key))
+            )
         rows.append(MatrixRow(service, cells))
     return rows
 

@@ -373,6 +373,10 @@ class HomeQueries(Protocol):
         """The person's deployments, newest first."""
         ...
 
+    async def latest(self) -> Sequence[Deployment]:
+        """The newest deployment of each service in each environment, whatever its status."""
+        ...
+
     async def opened(self, slack_user_id: str, *, now: datetime) -> None:
         """Remember that the person opened their Home tab now."""
         ...

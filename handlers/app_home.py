@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Collection
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import structlog
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -155,7 +156,15 @@ class HomeRefresher:
         try:
             await self.publisher.client.views_publish(user_id=user, view=view)
         except SlackApiError as error:
-            await self._failed(user, error)
+            status = getattr(error.response, "status_code", 200)
+            if status == 429 or status >= 500:
+                retry_after = float(error.response.headers.get("Retry-After", "0") or 0) if status == 429 else 0.0
+                await self._again_later(user, retry_after, str(error.response.get("error", status)))
+            else:  # a refusal that trying again would only repeat: the next change tries again
+                log.warning("App Home refused", user=user, error=str(error.response.get("error", "")))
+            return 0
+        except (aiohttp.ClientError, TimeoutError) as error:
+            await self._again_later(user, 0.0, repr(error))
             return 0
         return 1
 
@@ -165,17 +174,14 @@ class HomeRefresher:
             await asyncio.sleep(wait)
         self._last_publish = time.monotonic()
 
-    async def _failed(self, user: str, error: SlackApiError) -> None:
-        """Forget what was claimed, so that the next round after the interval (or Retry-After) tries again."""
+    async def _again_later(self, user: str, retry_after: float, error: str) -> None:
+        """Forget what was claimed, so that a round after the interval (or Slack's Retry-After) tries again."""
         now = self.publisher.clock()
         async with self.publisher.uow() as work:
             await work.home.published(user, digest=None, now=now)
             await work.commit()
-        retry_after = 0.0
-        if getattr(error.response, "status_code", 200) == 429:
-            retry_after = float(error.response.headers.get("Retry-After", "1") or 1)
         self.schedule.again_at(now + max(self.schedule.interval, timedelta(seconds=retry_after)))
-        log.warning("App Home not published", user=user, error=str(error.response.get("error", "")))
+        log.warning("App Home not published; trying again later", user=user, error=error)
 
 
 def home_reply(publisher: HomePublisher, user_id: str) -> Callable[..., Awaitable[None]]:

@@ -134,6 +134,12 @@ def cell_text(cell: MatrixCell) -> str:
         text += f"\n`{escape(truncate(cell.current.version, 40))}` {ago(since)}"
     else:
         text += "\nnothing deployed"
+    if cell.failed is not None:
+        failed = cell.failed
+        text += (
+            f"\n{STATUS_ICONS[failed.status.value]} {failed.reference} `{escape(truncate(failed.version, 40))}` "
+            f"{STATUS_WORDS[failed.status]} {ago(failed.finished_at or failed.requested_at)}"
+        )
     if cell.active is not None:
         active = cell.active
         text += (

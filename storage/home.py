@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +32,11 @@ class HomeQueries:
         repository = DeploymentRepository(self.session)
         query = repository._query().where(DeploymentRow.requested_by == slack_user_id)
         return await repository._many(query.order_by(DeploymentRow.id.desc()).limit(limit))
+
+    async def latest(self) -> Sequence[Deployment]:
+        repository = DeploymentRepository(self.session)
+        newest = select(func.max(DeploymentRow.id)).group_by(DeploymentRow.service_id, DeploymentRow.environment_id)
+        return await repository._many(repository._query().where(DeploymentRow.id.in_(newest)))
 
     async def opened(self, slack_user_id: str, *, now: datetime) -> None:
         dialect = self.session.get_bind().dialect.name

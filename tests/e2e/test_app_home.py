@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -236,3 +237,14 @@ async def test_a_change_refreshes_the_home_of_those_who_opened_it(configured: Bo
     assert any(text.startswith("*production*\n`v1` <!date^") for text in texts(view))
     assert await bot.runtime.home.refresh() == 0  # nothing changed since: nothing published
     assert [c.args["user_id"] for c in bot.fake.calls_to("views.publish")] == [CAROL, CAROL]  # alice never opened it
+
+
+async def test_a_committed_command_wakes_the_refresh_loop(configured: Bot) -> None:
+    bot = configured
+    bot.runtime.home.schedule.delay = timedelta(0)  # no waiting in this test: the loop itself publishes
+    bot.runtime.home.schedule.interval = timedelta(0)
+    await open_home(bot, CAROL)
+    await home_of(bot, CAROL, "Nothing is locked or frozen.")
+    await bot.say("lock staging reason maintenance")
+    view = await home_of(bot, CAROL, ":lock: L-1 *staging*: <@U0ALICE001> until unlocked: maintenance")
+    assert "Nothing is locked or frozen." not in json.dumps(view)

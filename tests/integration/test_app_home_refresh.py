@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.fakeslack import FakeSlack
 from core import deployments, locks, releases
 from core.home import RefreshSchedule
-from core.model import Actor, Role
+from core.model import Actor, DeploymentStatus, Role
 from handlers.app_home import HomePublisher, HomeRefresher
 from storage.uow import SqlUnitOfWork
 from tests.integration.conftest import ADMIN, FrozenClock
@@ -151,7 +151,22 @@ async def test_two_replicas_refreshing_at_once_publish_each_change_once(
     assert sorted(publishes(fake)) == [BOB.user_id, CAROL.user_id]
 
 
-async def test_a_failed_publish_is_tried_again_after_the_interval(
+async def test_a_rate_limited_publish_is_tried_again_after_retry_after(
+    viewers: Callable[[], SqlUnitOfWork], clock: FrozenClock, fake: FakeSlack
+) -> None:
+    refresher = refresher_for(viewers, clock, fake)
+    await refresher.publisher.publish(BOB.user_id, opened=True)
+    clock.advance(minutes=1)
+    await lock(viewers, clock, "staging")
+    fake.fail_next("views.publish", status=429, retry_after=30)
+    assert await refresher.refresh() == 0
+    assert refresher.schedule.due_at == clock() + timedelta(seconds=30)
+    clock.advance(seconds=30)
+    assert refresher.schedule.take(clock())
+    assert await refresher.refresh() == 1
+
+
+async def test_a_refused_publish_waits_for_the_next_change(
     viewers: Callable[[], SqlUnitOfWork], clock: FrozenClock, fake: FakeSlack
 ) -> None:
     refresher = refresher_for(viewers, clock, fake)
@@ -160,6 +175,25 @@ async def test_a_failed_publish_is_tried_again_after_the_interval(
     await lock(viewers, clock, "staging")
     fake.fail_next("views.publish", error="not_enabled")
     assert await refresher.refresh() == 0
-    assert refresher.schedule.due_at == clock() + INTERVAL
-    clock.advance(seconds=10)
+    clock.advance(minutes=1)
+    assert await refresher.refresh() == 0  # the same content is not tried again
+    await lock(viewers, clock, "production")
     assert await refresher.refresh() == 1
+
+
+async def test_the_environment_matrix_shows_the_newest_deployment_when_it_failed(
+    viewers: Callable[[], SqlUnitOfWork], clock: FrozenClock, fake: FakeSlack
+) -> None:
+    refresher = refresher_for(viewers, clock, fake)
+    await deploy_to_staging(viewers, clock)
+    async with viewers() as work:
+        moved = await work.deployments.transition(
+            1, from_statuses=[DeploymentStatus.SUCCESS], to_status=DeploymentStatus.FAILED
+        )
+        await work.commit()
+    assert moved
+    await refresher.publisher.publish(BOB.user_id, opened=True)
+    home = fake.home_view(BOB.user_id)
+    assert home is not None
+    cell = next(f["text"] for b in home["blocks"] for f in b.get("fields", []) if f["text"].startswith("*staging*"))
+    assert cell.startswith("*staging*\nnothing deployed\n:x: D-1 `v1` failed <!date^")
