@@ -16,6 +16,7 @@ from core import notify_prefs
 from core.deployment_views import DeploymentView
 from core.home import DoraHeadline, HomeData, MatrixCell, MatrixRow
 from core.locks import scope_text
+from core.metrics_report import humanise
 from core.model import Deployment, FreezeWindow, Lock
 from core.text import channel_link, escape, mention, slack_date, truncate
 from handlers import ids
@@ -213,13 +214,8 @@ def _locks_and_freezes(data: HomeData) -> list[Block]:
 
 
 def duration_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "no data"
-    if seconds < 3600:
-        return f"{max(1, round(seconds / 60))} min"
-    if seconds < 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
+    """As ``/release metrics`` writes durations: ``20 s``, ``45 min``, ``1.5 h``, ``1.6 d``."""
+    return "no data" if seconds is None else humanise(seconds)
 
 
 def dora_fields(headline: DoraHeadline) -> list[str]:

@@ -168,7 +168,7 @@ class MetricsQueries:
         return None if found is None else Scoped(scope.kind, int(found))
 
     async def _frequency(self, q: _Queries, inputs: MetricInputs) -> None:
-        for quarter, in_window, count in (await self.session.execute(q.success_quarters())):
+        for quarter, in_window, count in await self.session.execute(q.success_quarters()):
             instant = EPOCH + timedelta(seconds=int(quarter) * QUARTER_HOUR_S)
             if in_window:
                 inputs.successful_deployments += int(count)
@@ -176,7 +176,7 @@ class MetricsQueries:
             inputs.success_finishes.append(instant)
 
     async def _lead_time(self, q: _Queries, inputs: MetricInputs) -> None:
-        for finished_at, committed_at in (await self.session.execute(q.first_successes())):
+        for finished_at, committed_at in await self.session.execute(q.first_successes()):
             if committed_at is None:
                 inputs.excluded_missing_committed_at += 1
                 continue
@@ -196,7 +196,7 @@ class MetricsQueries:
         }
 
     async def _incident_durations(self, q: _Queries, inputs: MetricInputs) -> None:
-        for opened, resolved in (await self.session.execute(q.resolved_incidents())):
+        for opened, resolved in await self.session.execute(q.resolved_incidents()):
             inputs.incident_duration_samples.append((resolved - opened).total_seconds())
 
 
@@ -264,6 +264,9 @@ class _Queries:
                     earlier_d.status == SUCCESS,
                     precedes(earlier_d, d),
                 )
+                # OFFSET 0 keeps PostgreSQL from turning this into a hash anti-join over every production
+                # success ever: per candidate it stays two index probes (same commit, then its deployments).
+                .offset(0)
             )
             return (
                 select(d.finished_at, r.committed_at)

@@ -144,7 +144,12 @@ class HistoryImportStore:
             self._created.teams.append(record.team)
         if record.service not in self._services:
             team_id, channel = self._teams[record.team]
-            values = {"name": record.service, "team_id": team_id, "slack_channel": channel or "", "created_at": self._now}
+            values = {
+                "name": record.service,
+                "team_id": team_id,
+                "slack_channel": channel or "",
+                "created_at": self._now,
+            }
             self._services[record.service] = await self._insert(ServiceRow, values)
             self._created.services.append(record.service)
             self._latest_team[record.service] = (record.deployed_at, record.line, record.team)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, case, func, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -44,33 +44,30 @@ def episodes_query(production: list[int], scoped: Scoped, window: Window) -> Sel
     """One row per episode whose restore time is missing or not before the window's start: the earliest
     failure's start, the restore time (NULL: never restored), in scope by its earliest failure."""
     d, i, s = DeploymentRow, IncidentRow, ServiceRow
-    last = aliased(DeploymentRow)
-    before = (
-        select(func.max(last.finished_at))
-        .where(
-            last.service_id == s.id,
-            last.environment_id.in_(production),
-            last.status == SUCCESS,
-            last.finished_at < window.start,
-        )
-        .scalar_subquery()
-    )
-    services = select(s.id.label("service_id"), before.label("since"))
-    if scoped.kind is ScopeKind.SERVICE:
-        services = services.where(s.id == scoped.id)
-    since = services.cte("since")
-
-    def after_since(start: Any) -> ColumnElement[bool]:
-        return or_(since.c.since.is_(None), start >= since.c.since)
-
-    failed = (
-        select(d.id, d.service_id, d.team_id, d.finished_at, d.started_at, d.finished_at.label("began"))
+    since = _since(production, scoped, window)
+    # Any lower bound is exact (failures restored before the window make episodes that are dropped later);
+    # this one lets the failures be read by the (environment, finished_at) index.
+    bound = select(func.min(since.c.since)).scalar_subquery()
+    failed_columns = (d.id, d.service_id, d.team_id, d.finished_at, d.started_at, d.finished_at.label("began"))
+    failed_since = (
+        select(*failed_columns)
         .join(since, since.c.service_id == d.service_id)
         .where(
             d.environment_id.in_(production),
             d.status.in_(FAILURES),
+            d.finished_at >= bound,
+            d.finished_at >= since.c.since,
             d.finished_at < window.end,
-            after_since(d.finished_at),
+        )
+    )
+    failed_ever = (  # services with no success before the window: all their failures
+        select(*failed_columns)
+        .join(since, since.c.service_id == d.service_id)
+        .where(
+            since.c.since.is_(None),
+            d.environment_id.in_(production),
+            d.status.in_(FAILURES),
+            d.finished_at < window.end,
         )
     )
     began = case((i.opened_at > d.finished_at, i.opened_at), else_=d.finished_at)
@@ -84,10 +81,10 @@ def episodes_query(production: list[int], scoped: Scoped, window: Window) -> Sel
             d.status == SUCCESS,
             d.finished_at.is_not(None),
             began < window.end,
-            after_since(began),
+            or_(since.c.since.is_(None), began >= since.c.since),
         )
     )
-    failures = failed.union_all(with_incident).cte("failures")
+    failures = union_all(failed_since, failed_ever, with_incident).cte("failures")
     following = aliased(DeploymentRow)
     restored_at = (
         select(func.min(following.finished_at))
@@ -119,8 +116,37 @@ def episodes_query(production: list[int], scoped: Scoped, window: Window) -> Sel
     )
 
 
+def _since(production: list[int], scoped: Scoped, window: Window) -> Any:
+    """Per service that can have an episode in scope: the finish of its last production success before the
+    window (NULL: none). A team's episodes can only be on services it deployed to production."""
+    s, last = ServiceRow, aliased(DeploymentRow)
+    before = (
+        select(func.max(last.finished_at))
+        .where(
+            last.service_id == s.id,
+            last.environment_id.in_(production),
+            last.status == SUCCESS,
+            last.finished_at < window.start,
+        )
+        .scalar_subquery()
+    )
+    services = select(s.id.label("service_id"), before.label("since"))
+    if scoped.kind is ScopeKind.SERVICE:
+        services = services.where(s.id == scoped.id)
+    elif scoped.kind is ScopeKind.TEAM:
+        deployed = aliased(DeploymentRow)
+        services = services.where(
+            s.id.in_(
+                select(deployed.service_id).where(
+                    deployed.team_id == scoped.id, deployed.environment_id.in_(production)
+                )
+            )
+        )
+    return services.cte("since")
+
+
 async def restore_episodes(session: AsyncSession, query: Select[Any], inputs: MetricInputs, window: Window) -> None:
-    for began, restored_at in (await session.execute(query)):
+    for began, restored_at in await session.execute(query):
         began_at: datetime = began
         if restored_at is not None and window.start <= restored_at < window.end:
             inputs.restore_samples.append((restored_at - began_at).total_seconds())

@@ -107,7 +107,7 @@ async def play(recorder: Recorder, work: Path) -> str:
         runtime = Runtime(
             settings,
             client=make_client("xoxb-screens", fake.base_url),
-            source=Source.CONSOLE,
+            source=Source.SLACK,  # as in Slack: commands without arguments open forms
             signing_secret=secret,
             pace_s=0,
             migrate=True,
@@ -179,7 +179,7 @@ async def scenario(console: Any, fake: Any, recorder: Recorder) -> None:
     recorder.message(
         "rollback-message", "The rollback's deployment message", calls("chat.update"), lambda c: has(c, "D-3"), last=True
     )
-    await run("/release unlock payments-api production", "/release history payments-api production")
+    await run("/release unlock production payments-api", "/release history payments-api production")
     recorder.message("history", "/release history", calls("response_url"), lambda c: has(c, "History"), last=True)
     await run("/release where payments-api")
     recorder.message("where", "/release where", calls("response_url"), lambda c: has(c, "staging"), last=True)
@@ -189,18 +189,54 @@ async def scenario(console: Any, fake: Any, recorder: Recorder) -> None:
     recorder.message("digest", "The weekly digest", calls("response_url"), lambda c: has(c, "digest"), last=True)
     await run("/release deploy payments-api v2.0.0 to staging --dry-run")
     recorder.message("dry-run", "Deploy preview (--dry-run)", calls("response_url"), lambda c: has(c, "Confirm"), last=True)
-    await run("/release deploy")
-    opened = calls("views.open")
-    recorder.view("deploy-modal", "Deploy modal", "modal", _view_of(opened[-1].args) if opened else None)
-    await run("/release create")
-    opened = calls("views.open")
-    recorder.view("create-modal", "Create-release modal", "modal", _view_of(opened[-1].args) if len(opened) > 1 else None)
-    await run("/release runbook add")
-    opened = calls("views.open")
-    recorder.view("runbook-modal", "Runbook modal", "modal", _view_of(opened[-1].args) if len(opened) > 2 else None)
-    await console.app_home_opened() if hasattr(console, "app_home_opened") else None
+    def latest_view(opened_at: int) -> dict[str, Any] | None:
+        """The form as it stands: the last views.update after the views.open at ``opened_at``, or the opened view."""
+        views = [c for c in fake.calls[opened_at:] if c.method in ("views.open", "views.update")]
+        return _view_of(views[-1].args) if views else None
+
+    for name, title, line in (
+        ("deploy-modal", "Deploy form", "/release deploy"),
+        ("create-modal", "Create-release form", "/release create"),
+        ("runbook-modal", "Runbook form", "/release runbook add"),
+    ):
+        start = len(fake.calls)
+        await run(line)
+        recorder.view(name, title, "modal", latest_view(start))
+    from tests.support.slack_requests import app_home_opened
+
+    await run("as carol")
+    await console._dispatch(console._signed(app_home_opened(console.user.user_id).decode(), "application/json"))
+    await console.settle()
     published = calls("views.publish")
     recorder.view("app-home", "App Home", "home", _view_of(published[-1].args) if published else None)
+
+
+ELEMENT_NAMES = {
+    "external_select": "type-ahead picker",
+    "static_select": "picker",
+    "plain_text_input": "text",
+    "multi_static_select": "multi-picker",
+    "datepicker": "date",
+    "timepicker": "time",
+}
+
+
+def view_lines(view: dict[str, Any], text: Any) -> list[str]:
+    """A form as text: title, fields with their kind, buttons; other blocks as the console shows them."""
+    lines = [f"[{view.get('title', {}).get('text', '')}]"] if view.get("type") == "modal" else []
+    for block in view.get("blocks", []):
+        if block.get("type") == "input":
+            element = block.get("element", {})
+            kind = ELEMENT_NAMES.get(element.get("type"), element.get("type"))
+            optional = " (optional)" if block.get("optional") else ""
+            hint = f": {block['hint']['text']}" if block.get("hint") else ""
+            lines.append(f"  {block['label']['text']}{optional} <{kind}>{hint}")
+        else:
+            lines += text.render_blocks([block], "")
+    buttons = [view[key]["text"] for key in ("close", "submit") if view.get(key)]
+    if buttons:
+        lines.append("  " + " ".join(f"[{label}]" for label in buttons))
+    return lines
 
 
 def write(out: Path, recorder: Recorder, transcript: str) -> list[str]:
@@ -215,8 +251,10 @@ def write(out: Path, recorder: Recorder, transcript: str) -> list[str]:
     for screen in recorder.screens:
         (out / f"{screen.name}.json").write_text(json.dumps(screen.payload, indent=2, ensure_ascii=False) + "\n")
         problems += [f"{screen.name}: {problem}" for problem in validate(screen)]
-        blocks = screen.payload.get("blocks", [])
-        rendered = text.render_blocks(blocks, str(screen.payload.get("text", "")))
+        if screen.surface == "message":
+            rendered = text.render_blocks(screen.payload.get("blocks", []), str(screen.payload.get("text", "")))
+        else:
+            rendered = view_lines(screen.payload, text)
         lines += [f"## {screen.title}", "", f"`{screen.name}.json` ({screen.surface})", "", "```", *rendered, "```", ""]
     (out / "README.md").write_text("\n".join(lines))
     (out / "transcript.txt").write_text(transcript)

@@ -157,10 +157,10 @@ def test_the_dora_headline_shows_the_four_keys() -> None:
     assert not any("This week" in text for text in texts(home_view(data(dora=None))))  # a viewer sees no metrics
 
 
-def test_durations_read_in_minutes_hours_or_days() -> None:
+def test_durations_read_as_in_the_metrics_command() -> None:
     assert [duration_text(s) for s in (None, 20, 2700, 5575, 141323)] == [
         "no data",
-        "1 min",
+        "20 s",
         "45 min",
         "1.5 h",
         "1.6 d",
