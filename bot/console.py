@@ -1,8 +1,8 @@
 """``releasebot shell``: the same app, handlers and store against an in-process fake Slack.
 
-Type ``/release ...`` as the chosen user and read replies and channel posts as text; press buttons with
-``click <button> <reference>``; switch users with ``as <name>``. Lines can come from standard input, so
-a session can be scripted.
+Type ``/release ...`` as the chosen user and read replies and channel posts as text; press buttons, on channel
+messages and on the replies only you see, with ``click <button> [<reference>]``; switch users with
+``as <name>``. Lines can come from standard input, so a session can be scripted.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.console_buttons import Button, Screen, hint
 from bot.console_demo import DEMO_CHANNELS, DEMO_USERS, create_demo_workspace
 from bot.fakeslack import FakeSlack
 from bot.runtime import Runtime, make_client
@@ -48,6 +49,7 @@ class Console:
         self._counter = 0
         self._names = {uid: name for name, uid in DEMO_USERS.items()}
         self._channels = {cid: name for name, cid in DEMO_CHANNELS.items()}
+        self.screen = Screen()
 
     # -- output ---------------------------------------------------------------------------------
     def plain(self, text: str) -> str:
@@ -87,16 +89,15 @@ class Console:
         return lines
 
     def _button(self, element: dict[str, Any]) -> str:
-        return f"[{element['text']['text']}: click {element.get('action_id', '')} {element.get('value', '')}]".replace(
-            " ]", "]"
-        )
+        return f"[{element['text']['text']}: {hint(element)}]"
 
     def show(self, call: Any) -> None:
         method, args = call.method, call.args
         if call.status != 200 or not call.response.get("ok", True):
             return
         if method == "response_url":
-            self._print("(only you)", args.get("blocks"), args.get("text", ""))
+            updated = args.get("replace_original") and self.screen.clicked(str(args.get("response_url_id", "")))
+            self._print("(only you, updated)" if updated else "(only you)", args.get("blocks"), args.get("text", ""))
         elif method == "chat.postEphemeral":
             self._print("(only you)", args.get("blocks"), args.get("text", ""))
         elif method in ("chat.postMessage", "chat.update"):
@@ -138,6 +139,7 @@ class Console:
 
     async def slash(self, text: str) -> None:
         trigger = self._next_id()
+        self.screen.answering(trigger, user=self.user.user_id, channel=DEMO_CHANNELS["payments-releases"])
         fields = {
             "token": "console",
             "team_id": TEAM_ID,
@@ -155,13 +157,14 @@ class Console:
         }
         await self._dispatch(self._signed(urllib.parse.urlencode(fields), "application/x-www-form-urlencoded"))
 
-    async def click(self, action: str, value: str) -> None:
-        found = self._find_button(action, value)
+    async def click(self, action: str, value: str | None) -> None:
+        found = self.screen.find(self.fake.calls, user=self.user.user_id, action=action, value=value)
         if found is None:
-            print(f"No button `{action}` for {value} in recent messages.", file=self.out)
+            self._no_button(action, value)
             return
-        channel, message, element = found
         trigger = self._next_id()
+        channel = found.shown.channel
+        self.screen.answering(trigger, user=self.user.user_id, channel=channel, clicked=found.key)
         payload = {
             "type": "block_actions",
             "user": {
@@ -175,50 +178,33 @@ class Console:
             "trigger_id": trigger,
             "container": {
                 "type": "message",
-                "message_ts": message["ts"],
+                "message_ts": found.shown.ts,
                 "channel_id": channel,
-                "is_ephemeral": False,
+                "is_ephemeral": found.shown.ephemeral,
             },
             "team": {"id": TEAM_ID, "domain": "console"},
             "channel": {"id": channel, "name": self._channels.get(channel, channel)},
-            "message": message,
+            **self._message_of(found),
             "state": {"values": {}},
             "response_url": self.fake.response_url(trigger),
-            "actions": [{**element, "block_id": element.get("block_id", "actions"), "action_ts": str(time.time())}],
+            "actions": [{**found.element, "block_id": found.block_id, "action_ts": str(time.time())}],
         }
         body = urllib.parse.urlencode({"payload": json.dumps(payload)})
         await self._dispatch(self._signed(body, "application/x-www-form-urlencoded"))
 
-    def _find_button(self, action: str, value: str) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
-        for call in reversed(self.fake.calls):
-            if call.method not in ("chat.postMessage", "chat.update"):
-                continue
-            blocks = call.args.get("blocks") or []
-            if isinstance(blocks, str):
-                blocks = json.loads(blocks)
-            for block in blocks:
-                elements = block.get("elements", []) if block.get("type") == "actions" else [block.get("accessory", {})]
-                for element in elements:
-                    action_id = str(element.get("action_id", ""))
-                    if (
-                        element.get("type") == "button"
-                        and action.lower() in action_id.lower()
-                        and (str(element.get("value", "")).lower() == value.lower())
-                    ):
-                        ts = call.response.get("ts") or call.args.get("ts")
-                        channel = call.response.get("channel") or call.args.get("channel")
-                        message = {
-                            "type": "message",
-                            "ts": ts,
-                            "text": call.args.get("text", ""),
-                            "blocks": blocks,
-                        }
-                        return (
-                            str(channel),
-                            message,
-                            {**element, "block_id": block.get("block_id", "actions")},
-                        )
-        return None
+    @staticmethod
+    def _message_of(found: Button) -> dict[str, Any]:
+        """Slack sends the message clicked, except an ephemeral one."""
+        if found.shown.ephemeral:
+            return {}
+        shown = found.shown
+        return {"message": {"type": "message", "ts": shown.ts, "text": shown.text, "blocks": shown.blocks}}
+
+    def _no_button(self, action: str, value: str | None) -> None:
+        what = f"`{action}`" if value is None else f"`{action}` for {value}"
+        hints = self.screen.hints(self.fake.calls, user=self.user.user_id)
+        offer = f" Buttons you can press now: {', '.join(f'`{h}`' for h in hints)}." if hints else ""
+        print(f"No button {what} in the messages you can see.{offer}", file=self.out)
 
     async def _dispatch(self, request: AsyncBoltRequest) -> None:
         response = await self.runtime.bolt.async_dispatch(request)
@@ -274,12 +260,16 @@ class Console:
             await self.slash(line[len("/release") :].strip())
         elif line.startswith("as "):
             self.switch(line[3:].strip())
-        elif line.startswith("click "):
+        elif line == "click" or line.startswith("click "):
             parts = line.split()
-            if len(parts) != 3:
-                print("Usage: click <button> <reference>, for example `click approve D-42`.", file=self.out)
+            if len(parts) not in (2, 3):
+                print(
+                    "Usage: click <button> [<reference>], for example `click approve D-42`; without a reference, "
+                    "the newest such button (`click confirm` after a `--dry-run`).",
+                    file=self.out,
+                )
             else:
-                await self.click(parts[1], parts[2])
+                await self.click(parts[1], parts[2] if len(parts) == 3 else None)
         elif line in ("help", "?"):
             print(SHELL_HELP, file=self.out)
         else:
@@ -292,7 +282,7 @@ class Console:
 
 SHELL_HELP = (
     "Type `/release help` for the bot's commands; `as bob` to act as another user; "
-    "`click approve D-42` to press a button; `quit` to leave."
+    "`click approve D-42` to press a button (`click confirm` presses the newest Confirm); `quit` to leave."
 )
 
 
