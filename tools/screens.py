@@ -61,7 +61,9 @@ class Recorder:
         self.screens: list[Screen] = []
         self.missing: list[str] = []
 
-    def message(self, name: str, title: str, calls: list[Any], predicate: Callable[[Any], bool], last: bool = False) -> None:
+    def message(
+        self, name: str, title: str, calls: list[Any], predicate: Callable[[Any], bool], last: bool = False
+    ) -> None:
         found = [c for c in calls if predicate(c)]
         if not found:
             self.missing.append(name)
@@ -114,12 +116,37 @@ async def play(recorder: Recorder, work: Path) -> str:
         )
         await runtime.start(deliver=False)
         try:
+            await add_runbooks(runtime)
             console = Console(runtime, fake, secret, transcript)
             fake.on_call = console.show
             await scenario(console, fake, recorder)
         finally:
             await runtime.stop()
     return transcript.getvalue()
+
+
+RUNBOOKS = (
+    (
+        "Smoke test fails after a payments-api deploy",
+        "1. Open the smoke stage's output in the deployment's thread.\n2. If refunds fail, press *Roll back*.\n"
+        "3. Page #payments-oncall when the rollback fails too.",
+        "production",
+        "smoke, rollback",
+    ),
+    ("Rotate the payments-api database credentials", "Run `make rotate-db` from the ops repo.", None, "database"),
+)
+
+
+async def add_runbooks(runtime: Any) -> None:
+    from core.model import Actor, Role, Source
+    from core.runbooks import RunbookDraft, save_runbook
+
+    alice = Actor(user_id="U0ALICE001", role=Role.ADMIN, source=Source.CONSOLE)
+    async with runtime.uow() as uow:
+        for title, content, environment, tags in RUNBOOKS:
+            draft = RunbookDraft(title, content, service="payments-api", environment=environment, tags=tags)
+            await save_runbook(uow, actor=alice, runbook_id=None, draft=draft, now=runtime.clock(), request_id=None)
+        await uow.commit()
 
 
 async def scenario(console: Any, fake: Any, recorder: Recorder) -> None:
@@ -153,10 +180,17 @@ async def scenario(console: Any, fake: Any, recorder: Recorder) -> None:
         lambda c: has(c, "D-1") and has(c, "running"),
     )
     recorder.message(
-        "success-message", "The deployment's message once it succeeded", calls("chat.update"), lambda c: has(c, "D-1"), last=True
+        "success-message",
+        "The deployment's message once it succeeded",
+        calls("chat.update"),
+        lambda c: has(c, "D-1"),
+        last=True,
     )
     recorder.message(
-        "stage-output", "Stage output in the message's thread", calls("chat.postMessage"), lambda c: bool(c.args.get("thread_ts"))
+        "stage-output",
+        "Stage output in the message's thread",
+        calls("chat.postMessage"),
+        lambda c: bool(c.args.get("thread_ts")),
     )
     await run(
         "as bob",
@@ -173,11 +207,18 @@ async def scenario(console: Any, fake: Any, recorder: Recorder) -> None:
         last=True,
     )
     recorder.message(
-        "outcome-dm", "Direct message to the requester", calls("chat.postMessage"), lambda c: str(c.args.get("channel", "")).startswith("U")
+        "outcome-dm",
+        "Direct message to the requester",
+        calls("chat.postMessage"),
+        lambda c: str(c.args.get("channel", "")).startswith("U"),
     )
     await run("as bob", "click rollback D-2")
     recorder.message(
-        "rollback-message", "The rollback's deployment message", calls("chat.update"), lambda c: has(c, "D-3"), last=True
+        "rollback-message",
+        "The rollback's deployment message",
+        calls("chat.update"),
+        lambda c: has(c, "D-3"),
+        last=True,
     )
     await run("/release unlock production payments-api", "/release history payments-api production")
     recorder.message("history", "/release history", calls("response_url"), lambda c: has(c, "History"), last=True)
@@ -188,14 +229,17 @@ async def scenario(console: Any, fake: Any, recorder: Recorder) -> None:
     await run("/release digest preview team payments")
     recorder.message("digest", "The weekly digest", calls("response_url"), lambda c: has(c, "digest"), last=True)
     await run("/release deploy payments-api v2.0.0 to staging --dry-run")
-    recorder.message("dry-run", "Deploy preview (--dry-run)", calls("response_url"), lambda c: has(c, "Confirm"), last=True)
+    recorder.message(
+        "dry-run", "Deploy preview (--dry-run)", calls("response_url"), lambda c: has(c, "Confirm"), last=True
+    )
+
     def latest_view(opened_at: int) -> dict[str, Any] | None:
         """The form as it stands: the last views.update after the views.open at ``opened_at``, or the opened view."""
         views = [c for c in fake.calls[opened_at:] if c.method in ("views.open", "views.update")]
         return _view_of(views[-1].args) if views else None
 
+    await deploy_form_steps(console, fake, recorder, latest_view)
     for name, title, line in (
-        ("deploy-modal", "Deploy form", "/release deploy"),
         ("create-modal", "Create-release form", "/release create"),
         ("runbook-modal", "Runbook form", "/release runbook add"),
     ):
@@ -239,6 +283,41 @@ def view_lines(view: dict[str, Any], text: Any) -> list[str]:
     return lines
 
 
+async def deploy_form_steps(console: Any, fake: Any, recorder: Recorder, latest_view: Any) -> None:
+    """The deploy form as it opens, once a service is picked, and the preview its submission shows."""
+    from handlers import ids
+    from tests.support.form_requests import external_option, view_action
+    from tests.support.slack_requests import view_submission
+
+    async def post(body: bytes) -> Any:
+        response = await console.runtime.bolt.async_dispatch(
+            console._signed(body.decode(), "application/x-www-form-urlencoded")
+        )
+        await console.settle()
+        return json.loads(response.body) if response.body else None
+
+    start = len(fake.calls)
+    print(f"{console.user.name}> /release deploy", file=console.out)
+    await console.handle("/release deploy")
+    recorder.view("deploy-modal", "Deploy form, as it opens", "modal", latest_view(start))
+    view_id = next(c for c in fake.calls[start:] if c.method == "views.open").response["view"]["id"]
+    user = console.user.user_id
+    selected = external_option("payments-api")
+    await post(view_action(ids.ACTION_FORM_SERVICE, view=fake.view(view_id), user_id=user, selected=selected))
+    view = fake.view(view_id)
+    recorder.view("deploy-modal-versions", "Deploy form, once the service is picked", "modal", latest_view(start))
+    values = {
+        ids.BLOCK_FORM_SERVICE: {ids.ACTION_FORM_SERVICE: {"type": "external_select", "selected_option": selected}},
+        f"{ids.BLOCK_FORM_VERSION}:payments-api": "v2.0.0",
+        ids.BLOCK_FORM_ENVIRONMENT: "staging",
+    }
+    body = view_submission(
+        view["callback_id"], values, user_id=user, view=view, private_metadata=view["private_metadata"]
+    )
+    answer = await post(body)
+    recorder.view("deploy-preview", "Deploy form: the preview, with Confirm", "modal", (answer or {}).get("view"))
+
+
 def write(out: Path, recorder: Recorder, transcript: str) -> list[str]:
     from bot.console import Console
 
@@ -247,7 +326,12 @@ def write(out: Path, recorder: Recorder, transcript: str) -> list[str]:
     text = Console.__new__(Console)
     text._names = {}  # type: ignore[attr-defined]
     text._channels = {}  # type: ignore[attr-defined]
-    lines = ["# What a user sees", "", "Generated by `python -m tools.screens`; each JSON file pastes into Block Kit Builder.", ""]
+    lines = [
+        "# What a user sees",
+        "",
+        "Generated by `python -m tools.screens`; each JSON file pastes into Block Kit Builder.",
+        "",
+    ]
     for screen in recorder.screens:
         (out / f"{screen.name}.json").write_text(json.dumps(screen.payload, indent=2, ensure_ascii=False) + "\n")
         problems += [f"{screen.name}: {problem}" for problem in validate(screen)]
