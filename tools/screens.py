@@ -324,8 +324,10 @@ def write(out: Path, recorder: Recorder, transcript: str) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     problems: list[str] = [f"{name}: not produced by the scenario" for name in recorder.missing]
     text = Console.__new__(Console)
-    text._names = {}  # type: ignore[attr-defined]
-    text._channels = {}  # type: ignore[attr-defined]
+    from bot.console_demo import DEMO_CHANNELS, DEMO_USERS
+
+    text._names = {uid: name for name, uid in DEMO_USERS.items()}  # type: ignore[attr-defined]
+    text._channels = {cid: name for name, cid in DEMO_CHANNELS.items()}  # type: ignore[attr-defined]
     lines = [
         "# What a user sees",
         "",
