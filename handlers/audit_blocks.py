@@ -10,11 +10,10 @@ from core.audit_log import describe
 from core.model import AuditEntry, AuditFilter
 from core.text import escape, mention, truncate
 from handlers import ids
-from handlers.blocks import SECTION_MAX, Block, Rendered, context, reply, section, slack_time
+from handlers.blocks import Rendered, context, packed, reply, section, slack_time
 
 SUMMARY_MAX = 100
 # Lines per section are packed up to this many characters (a section holds 3000).
-SECTION_BUDGET = SECTION_MAX - 200
 
 
 def summary(details: dict[str, Any]) -> str:
@@ -36,19 +35,6 @@ def entry_line(entry: AuditEntry) -> str:
     return f"{line}: {details}" if details else line
 
 
-def _packed(lines: list[str]) -> list[Block]:
-    sections: list[Block] = []
-    current: list[str] = []
-    for line in lines:
-        if current and sum(len(c) + 1 for c in current) + len(line) > SECTION_BUDGET:
-            sections.append(section("\n".join(current)))
-            current = []
-        current.append(line)
-    if current:
-        sections.append(section("\n".join(current)))
-    return sections
-
-
 def listing(entries: Sequence[AuditEntry], where: AuditFilter) -> Rendered:
     filters = describe(where)
     if not entries:
@@ -58,7 +44,7 @@ def listing(entries: Sequence[AuditEntry], where: AuditFilter) -> Rendered:
     lines = [entry_line(entry) for entry in entries]
     blocks = [
         section(heading, ids.BLOCK_REPLY),
-        *_packed(lines),
+        *packed(lines),
         context("Newest first. `/release audit export` with the same filters sends every match to you as CSV."),
     ]
     return "\n".join([heading, *lines]), blocks

@@ -57,25 +57,33 @@ def slack_time(value: datetime) -> str:
     return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{value.strftime('%Y-%m-%d %H:%M UTC')}>"
 
 
-HELP_SECTION_CHARS = 2800  # a section's text may hold 3000 characters
+SECTION_BUDGET = SECTION_MAX - 200  # room left in a section for what a caller may add
+
+
+def packed(lines: list[str], *, first_block_id: str | None = None) -> list[Block]:
+    """Consecutive lines in as few sections as Slack's 3000 characters per section allow (a line too long
+    for one section is cut)."""
+    sections: list[Block] = []
+    current: list[str] = []
+    for line in lines:
+        if current and sum(len(c) + 1 for c in current) + len(line) > SECTION_BUDGET:
+            sections.append(section("\n".join(current)))
+            current = []
+        current.append(truncate(line, SECTION_BUDGET))
+    if current:
+        sections.append(section("\n".join(current)))
+    if sections and first_block_id is not None:
+        sections[0]["block_id"] = first_block_id
+    return sections
 
 
 def help_text(verbs: list[Verb], role: str) -> Rendered:
-    """One line per verb, in as many sections as Slack's 3000-character limit per section needs."""
+    """One line per verb, in as many sections as Slack's limits need."""
     lines = [f"*What you can do* (your role: {escape(role)})"]
     for verb in verbs:
         lines.append(f"• `{escape(verb.usage)}`: {escape(verb.summary)}")
     lines.append('References: deployments are `D-42`, releases `R-7`. Quote text with spaces: notes "like this".')
-    chunks: list[list[str]] = [[]]
-    for line in lines:
-        if chunks[-1] and sum(len(x) + 1 for x in chunks[-1]) + len(line) > HELP_SECTION_CHARS:
-            chunks.append([])
-        chunks[-1].append(line)
-    sections = [
-        section("\n".join(chunk), ids.BLOCK_REPLY if n == 0 else f"{ids.BLOCK_REPLY}-{n}")
-        for n, chunk in enumerate(chunks)
-    ]
-    return "\n".join(lines), sections
+    return "\n".join(lines), packed(lines, first_block_id=ids.BLOCK_REPLY)
 
 
 def release_created(release: Release) -> Rendered:

@@ -10,29 +10,14 @@ from core.model import ROLLBACK_KIND, DeploymentStatus
 from core.text import escape, mention, slack_date, truncate
 from core.where import ServiceWhere, Standing
 from handlers import ids
-from handlers.blocks import SECTION_MAX, STATUS_ICONS, Block, Rendered, context, reply, section
+from handlers.blocks import STATUS_ICONS, Block, Rendered, context, packed, reply, section
 
 # Slack refuses a message whose blocks hold much more text than this in all (msg_blocks_too_long, observed
 # at about 13,000 characters although each section may hold 3000): a longer answer is cut, and says so.
 MESSAGE_BUDGET = 12_000
-SECTION_BUDGET = SECTION_MAX - 200
 REASON_MAX = 450  # five reasons and the rest of an environment's lines fit in one section
 ENVIRONMENTS_SHOWN = 45
 _EXPLAINED = (DeploymentStatus.FAILED, DeploymentStatus.REJECTED, DeploymentStatus.CANCELLED, DeploymentStatus.EXPIRED)
-
-
-def packed(lines: list[str]) -> list[Block]:
-    """Consecutive lines in as few sections as fit."""
-    sections: list[Block] = []
-    current: list[str] = []
-    for line in lines:
-        if current and sum(len(c) + 1 for c in current) + len(line) > SECTION_BUDGET:
-            sections.append(section("\n".join(current)))
-            current = []
-        current.append(truncate(line, SECTION_BUDGET))
-    if current:
-        sections.append(section("\n".join(current)))
-    return sections
 
 
 def _fit(lines: list[str], budget: int) -> list[str]:
