@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="current version per service and environment (read-only)")
     status.add_argument("--json", action="store_true")
     _audit_parser(sub)
+    from bot.dora_cli import add_parsers as add_dora_parsers
+
+    add_dora_parsers(sub)
     return parser
 
 
@@ -91,6 +94,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return await run_shell(settings, as_user=args.as_user, demo=not args.no_demo)
     if args.command == "db":
         return await _db(args, settings)
+    if args.command in ("import", "metrics"):
+        from bot.dora_cli import run_import, run_metrics
+
+        return await (run_import if args.command == "import" else run_metrics)(args, settings)
     if args.command == "audit":
         from bot.audit_cli import run_audit
 

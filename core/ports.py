@@ -36,7 +36,7 @@ from core.model import (
 if TYPE_CHECKING:  # core.history and core.digest read through these ports
     from core.digest import DigestRun, FailedDeployment, OpenFailure, SlowChange
     from core.dora import Fact, MetricInputs, Scope, Window
-    from core.dora_import import ChunkOutcome, CreatedNames, HistoryRecord
+    from core.dora_import_lines import ChunkOutcome, CreatedNames, HistoryRecord
     from core.history import ChainStep, DeploymentRecord
 
 Clock = Callable[[], datetime]

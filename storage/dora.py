@@ -1,11 +1,13 @@
 """The DORA metrics in SQL: ``MetricInputs`` aggregated by the database, equal to ``core.dora.reference_inputs``.
 
-The same portable statements (SQLAlchemy Core, window functions) run on SQLite and PostgreSQL; only the
-quarter-hour of an instant is spelt per dialect. Each rule reads the rows it needs through an index: the
-window's finishes by ``(environment, finished_at)`` or ``(team, environment, finished_at)``, a commit's
-earlier successes by ``(service, commit)`` then ``(release, finished_at)``, a failure's restoring success
-by ``(service, environment, finished_at)``. Durations are subtracted in Python from the returned instants,
-exactly as the reference does; percentiles and bands are left to ``core.dora.assemble``.
+The same statements (SQLAlchemy Core, window functions) run on SQLite and PostgreSQL; three things are
+spelt per dialect: the quarter hour of an instant, the seconds between two instants (exact to the
+microsecond), and on SQLite a hint that keeps a correlated lookup on the right index (it plans without
+statistics). Each rule reads the rows it needs through an index: the window's finishes by (environment,
+finished_at) or (team, environment, finished_at), a commit's earlier successes by (service, commit) then
+(release, finished_at), a failure's restoring success by (service, environment, finished_at), incidents by
+the time they opened or were resolved. Lead times come back as seconds, restore and incident durations as
+instants subtracted here; percentiles and bands are left to ``core.dora.assemble``.
 
 Bot statuses map onto the spec's: ``pending_approval``, ``queued`` and ``running`` are in progress;
 ``rejected``, ``expired`` and ``cancelled`` never count (see ``core.dora``).
@@ -20,6 +22,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Float,
     Integer,
     Select,
     and_,
@@ -36,7 +39,7 @@ from sqlalchemy.orm import aliased
 
 from core.dora import Fact, MetricInputs, Scope, ScopeKind, Window, lookback_start
 from core.model import DeploymentStatus
-from storage.dora_restore import Scoped, episodes_query, restore_episodes
+from storage.dora_restore import Scoped, episodes_query, in_production, restore_episodes
 from storage.rows import DeploymentRow, EnvironmentRow, IncidentRow, ReleaseRow, ServiceRow, TeamRow
 
 SUCCESS = DeploymentStatus.SUCCESS.value
@@ -83,9 +86,8 @@ class MetricsQueries:
         if scoped is None or not production:
             return inputs
         q = _Queries(production, scoped, window, self.session.get_bind().dialect.name)
-        await self._frequency(q, inputs)
+        await self._finishes(q, inputs)
         await self._lead_time(q, inputs)
-        await self._failure_rate(q, inputs)
         await restore_episodes(self.session, q.restore_query(), inputs, window)
         await self._incident_durations(q, inputs)
         inputs.in_flight_at_window_end = int(await self.session.scalar(q.in_flight()) or 0)
@@ -167,37 +169,34 @@ class MetricsQueries:
         found = await self.session.scalar(select(row.id).where(row.name == scope.name))
         return None if found is None else Scoped(scope.kind, int(found))
 
-    async def _frequency(self, q: _Queries, inputs: MetricInputs) -> None:
-        for quarter, in_window, count in await self.session.execute(q.success_quarters()):
-            instant = EPOCH + timedelta(seconds=int(quarter) * QUARTER_HOUR_S)
+    async def _finishes(self, q: _Queries, inputs: MetricInputs) -> None:
+        causes = inputs.failed_by_cause
+        for quarter, in_window, successes, finished, failed, rolled_back, incident in await self.session.execute(
+            q.finishes()
+        ):
             if in_window:
-                inputs.successful_deployments += int(count)
-                instant = max(instant, q.window.start)
-            inputs.success_finishes.append(instant)
+                inputs.successful_deployments += int(successes)
+                inputs.finished_deployments += int(finished)
+                causes["failed"] += int(failed)
+                causes["rolled_back"] += int(rolled_back)
+                causes["incident"] += int(incident)
+            if successes:
+                instant = EPOCH + timedelta(seconds=int(quarter) * QUARTER_HOUR_S)
+                inputs.success_finishes.append(max(instant, q.window.start) if in_window else instant)
 
     async def _lead_time(self, q: _Queries, inputs: MetricInputs) -> None:
-        for finished_at, committed_at in await self.session.execute(q.first_successes()):
-            if committed_at is None:
+        for (sample,) in await self.session.execute(q.first_successes()):
+            if sample is None:
                 inputs.excluded_missing_committed_at += 1
-                continue
-            sample = (finished_at - committed_at).total_seconds()
-            if sample < 0:
+            elif sample < 0:
                 inputs.excluded_negative += 1
             else:
                 inputs.lead_time_samples.append(sample)
 
-    async def _failure_rate(self, q: _Queries, inputs: MetricInputs) -> None:
-        total, failed, rolled_back, incident = (await self.session.execute(q.failure_counts())).one()
-        inputs.finished_deployments = int(total or 0)
-        inputs.failed_by_cause = {
-            "failed": int(failed or 0),
-            "rolled_back": int(rolled_back or 0),
-            "incident": int(incident or 0),
-        }
-
     async def _incident_durations(self, q: _Queries, inputs: MetricInputs) -> None:
         for opened, resolved in await self.session.execute(q.resolved_incidents()):
-            inputs.incident_duration_samples.append((resolved - opened).total_seconds())
+            if resolved is not None:  # the query asks for resolved ones
+                inputs.incident_duration_samples.append((resolved - opened).total_seconds())
 
 
 _PRODUCTION = select(EnvironmentRow.id).where(EnvironmentRow.is_production.is_(True))
@@ -217,11 +216,30 @@ class _Queries:
         self.window = window
         self.dialect = dialect
 
-    def _base(self, d: Any = DeploymentRow) -> ColumnElement[bool]:
-        return d.environment_id.in_(self.production)
+    def _base(self, d: Any = DeploymentRow, *, probe: bool = False) -> ColumnElement[bool]:
+        return in_production(d.environment_id, self.production, dialect=self.dialect, probe=probe)
+
+    def _scoped_probe(self) -> ColumnElement[bool]:
+        """The scope condition on a deployment found by primary key (see ``in_production``)."""
+        d = DeploymentRow
+        if self.dialect == "sqlite":
+            return self.scope.on(d.team_id + 0, d.service_id + 0)
+        return self.scoped
 
     def _in_window(self, column: Any) -> ColumnElement[bool]:
         return and_(column >= self.window.start, column < self.window.end)
+
+    def _seconds(self, later: Any, earlier: Any) -> Any:
+        """``later - earlier`` in seconds, exact to the microsecond (NULL when either is NULL).
+
+        SQLite keeps instants as text with six decimals (``storage.rows.UTCDateTime``): whole seconds from
+        strftime and the microseconds read from the text, in integers."""
+        if self.dialect == "sqlite":
+            micros = (
+                cast(func.strftime("%s", later), Integer) - cast(func.strftime("%s", earlier), Integer)
+            ) * 1_000_000 + (cast(func.substr(later, 21, 6), Integer) - cast(func.substr(earlier, 21, 6), Integer))
+            return cast(micros, Float) / 1_000_000
+        return cast(func.extract("epoch", later - earlier), Float)
 
     def _quarter(self, column: Any) -> Any:
         """Whole quarter hours since the epoch (rounded down) of an instant."""
@@ -229,16 +247,28 @@ class _Queries:
             return cast(func.strftime("%s", column), Integer) // QUARTER_HOUR_S
         return cast(func.floor(func.extract("epoch", column) / QUARTER_HOUR_S), BigInteger)
 
-    def success_quarters(self) -> Select[Any]:
-        """S5: successes in scope finishing in [lookback start, end), by quarter hour and window membership."""
-        d = DeploymentRow
+    def finishes(self) -> Select[Any]:
+        """S5 and S3 in one read of the window (and of the weeks before it that S5 classifies): production
+        deployments finished in [lookback start, end) in scope, per quarter hour and window membership,
+        with the successes and, in the window, the failures by cause."""
+        d, i = DeploymentRow, IncidentRow
         quarter = self._quarter(d.finished_at).label("quarter")
         in_window = case((d.finished_at >= self.window.start, 1), else_=0).label("in_window")
         return (
-            select(quarter, in_window, func.count())
+            select(
+                quarter,
+                in_window,
+                _count_if(d.status == SUCCESS),
+                func.count(),
+                _count_if(d.status == FAILED),
+                _count_if(d.status == ROLLED_BACK),
+                _count_if(and_(d.status == SUCCESS, i.id.is_not(None))),
+            )
+            .select_from(d)
+            .outerjoin(i, i.deployment_id == d.id)
             .where(
                 self._base(),
-                d.status == SUCCESS,
+                d.status.in_(FINISHED),
                 d.finished_at >= lookback_start(self.window),
                 d.finished_at < self.window.end,
                 self.scoped,
@@ -248,79 +278,64 @@ class _Queries:
 
     def first_successes(self) -> Any:
         """S6: successes in the window that are the first successful production deployment of their
-        (service, commit) over all history (releases without a commit share one group per service)."""
-        d, r = DeploymentRow, ReleaseRow
-        earlier_d, earlier_r = aliased(DeploymentRow), aliased(ReleaseRow)
+        (service, commit) over all history; the releases of a service without a commit form one group.
 
-        def first(same_commit: ColumnElement[bool], has_commit: ColumnElement[bool]) -> Select[Any]:
+        A commit's earlier successes are an anti-join on (service, commit) that the database may hash or
+        probe by index. Each row: the lead time in seconds, or NULL when the commit time is missing."""
+        d, r = DeploymentRow, ReleaseRow
+
+        def first(same_commit: Any, has_commit: ColumnElement[bool]) -> Any:
+            earlier_d, earlier_r = aliased(DeploymentRow), aliased(ReleaseRow)
             earlier = (
                 select(literal(1))
-                .select_from(earlier_r)
-                .join(earlier_d, earlier_d.release_id == earlier_r.id)
+                .select_from(earlier_d)
+                .join(earlier_r, earlier_r.id == earlier_d.release_id)
                 .where(
                     earlier_r.service_id == d.service_id,
-                    same_commit,
-                    self._base(earlier_d),
+                    same_commit(earlier_r),
+                    self._base(earlier_d, probe=True),
                     earlier_d.status == SUCCESS,
                     precedes(earlier_d, d),
                 )
-                # OFFSET 0 keeps PostgreSQL from turning this into a hash anti-join over every production
-                # success ever: per candidate it stays two index probes (same commit, then its deployments).
-                .offset(0)
             )
             return (
-                select(d.finished_at, r.committed_at)
+                select(self._seconds(d.finished_at, r.committed_at))
                 .join(r, r.id == d.release_id)
                 .where(self._base(), d.status == SUCCESS, self._in_window(d.finished_at), self.scoped, has_commit)
                 .where(~exists(earlier))
             )
 
-        with_commit = first(earlier_r.commit_sha == r.commit_sha, r.commit_sha.is_not(None))
-        without_commit = first(earlier_r.commit_sha.is_(None), r.commit_sha.is_(None))
+        with_commit = first(lambda other: other.commit_sha == r.commit_sha, r.commit_sha.is_not(None))
+        without_commit = first(lambda other: other.commit_sha.is_(None), r.commit_sha.is_(None))
         return with_commit.union_all(without_commit)
 
-    def failure_counts(self) -> Select[Any]:
-        """S3: finished production deployments of the window, and the failures among them by cause."""
-        d, i = DeploymentRow, IncidentRow
-        return (
-            select(
-                func.count(),
-                _count_if(d.status == FAILED),
-                _count_if(d.status == ROLLED_BACK),
-                _count_if(and_(d.status == SUCCESS, i.id.is_not(None))),
-            )
-            .select_from(d)
-            .outerjoin(i, i.deployment_id == d.id)
-            .where(self._base(), d.status.in_(FINISHED), self._in_window(d.finished_at), self.scoped)
-        )
-
     def restore_query(self) -> Select[Any]:
-        return episodes_query(self.production, self.scope, self.window)
+        return episodes_query(self.production, self.scope, self.window, self.dialect)
 
-    def resolved_incidents(self) -> Select[Any]:
+    def resolved_incidents(self) -> Select[datetime, datetime | None]:
         """S4 (informational): incidents of finished production deployments resolved in the window."""
         d, i = DeploymentRow, IncidentRow
         return (
             select(i.opened_at, i.resolved_at)
             .join(d, d.id == i.deployment_id)
             .where(
-                self._base(),
+                self._base(probe=True),
                 d.status.in_(FINISHED),
                 d.finished_at.is_not(None),
                 self._in_window(i.resolved_at),
                 i.resolved_at >= i.opened_at,
-                self.scoped,
+                self._scoped_probe(),
             )
         )
 
     def in_flight(self) -> Select[Any]:
-        """S8: started before the end and not finished before it."""
+        """S8: started before the end and not finished before it (still running, or finishing later).
+        Two counts rather than one OR, so that each reads its own index range."""
         d = DeploymentRow
         end = self.window.end
-        return select(func.count()).where(
-            self._base(),
-            d.status.in_(COUNTED),
-            d.started_at < end,
-            or_(d.finished_at.is_(None), d.finished_at >= end),
-            self.scoped,
-        )
+
+        def count(unfinished: ColumnElement[bool]) -> Any:
+            started = and_(self._base(), d.status.in_(COUNTED), d.started_at < end, self.scoped)
+            return select(func.count()).select_from(d).where(started, unfinished).scalar_subquery()
+
+        return select(count(d.finished_at.is_(None)) + count(d.finished_at >= end))

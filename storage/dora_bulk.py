@@ -15,50 +15,49 @@ from sqlalchemy import JSON, Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts with the same keys) into ``table`` as fast as the database allows."""
+async def bulk_insert(
+    session: AsyncSession, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert ``rows`` (tuples of the values of ``columns``) into ``table`` as fast as the database allows.
+
+    Columns left out take their defaults; for COPY, a Python-side default is evaluated once per call (the
+    tables written here have constant ones) and JSON values are serialised."""
     if not rows:
         return
     if session.get_bind().dialect.name != "postgresql":
-        await session.execute(insert(table), list(rows))
+        await session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
         return
-    columns, defaults, convert = _copy_plan(table, rows[0].keys())
-    records = [
-        tuple(convert[i](row[name] if name in row else defaults[name]()) for i, name in enumerate(columns))
-        for row in rows
-    ]
+    extra, defaults = _defaults(table, columns)
+    json_columns = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
+    if json_columns:
+        rows = [_with_json(row, json_columns) for row in rows]
+    records = [row + defaults for row in rows] if defaults else rows
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-        table.name, records=records, columns=columns
+        table.name, records=records, columns=[*columns, *extra]
     )
 
 
-def _same(value: Any) -> Any:
-    return value
+def _with_json(row: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
+    values = list(row)
+    for i in positions:
+        values[i] = None if values[i] is None else json.dumps(values[i])
+    return tuple(values)
 
 
-def _json(value: Any) -> Any:
-    return None if value is None else json.dumps(value)
-
-
-def _copy_plan(table: Table, given: Any) -> tuple[list[str], dict[str, Any], list[Any]]:
-    """The columns to copy (those given, and those with a Python-side default), each default as a factory,
-    and each column's value converter."""
-    columns: list[str] = []
-    defaults: dict[str, Any] = {}
+def _defaults(table: Table, given: Sequence[str]) -> tuple[list[str], tuple[Any, ...]]:
+    """The columns left out that have a Python-side default, and those defaults as COPY writes them."""
+    names: list[str] = []
+    values: list[Any] = []
     for column in table.columns:
         default: Any = column.default
-        if column.name in given:
-            columns.append(column.name)
-        elif default is not None and default.is_scalar:
-            columns.append(column.name)
-            defaults[column.name] = lambda value=default.arg: value
-        elif default is not None and default.is_callable:
-            columns.append(column.name)
-            defaults[column.name] = lambda make=default.arg: make(None)
-    convert = [_json if isinstance(table.c[name].type, JSON) else _same for name in columns]
-    return columns, defaults, convert
+        if column.name in given or default is None or not (default.is_scalar or default.is_callable):
+            continue
+        value = default.arg if default.is_scalar else default.arg(None)
+        names.append(column.name)
+        values.append(json.dumps(value) if isinstance(column.type, JSON) else value)
+    return names, tuple(values)
 
 
 async def allocate_ids(session: AsyncSession, table: Table, count: int) -> list[int]:

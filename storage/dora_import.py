@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from core.dora_import import IN_PROGRESS, ChunkOutcome, CreatedNames, HistoryRecord, LineProblem, show
+from core.dora_import_lines import IN_PROGRESS, ChunkOutcome, CreatedNames, HistoryRecord, LineProblem, show
 from core.model import ACTIVE_DEPLOYMENT_STATUSES, DeploymentStatus
 from storage.dora_bulk import allocate_ids, bulk_insert
 from storage.rows import DeploymentRow, EnvironmentRow, IncidentRow, ReleaseRow, ServiceRow, TeamRow
@@ -27,6 +27,22 @@ PRODUCTION = "production"
 _ACTIVE = [s.value for s in ACTIVE_DEPLOYMENT_STATUSES]
 _STORED_STATUS = {IN_PROGRESS: DeploymentStatus.RUNNING.value}
 _DEPLOYMENTS: Any = DeploymentRow.__table__
+_DEPLOYMENT_COLUMNS = (
+    "id",
+    "release_id",
+    "service_id",
+    "environment_id",
+    "team_id",
+    "status",
+    "kind",
+    "requested_by",
+    "requested_at",
+    "started_at",
+    "finished_at",
+    "event_id",
+    "import_digest",
+)
+_RELEASE_COLUMNS = ("id", "service_id", "version", "commit_sha", "committed_at", "status", "created_by", "created_at")
 _RELEASES: Any = ReleaseRow.__table__
 _UPDATE_RELEASE = (
     update(_RELEASES)
@@ -36,7 +52,8 @@ _UPDATE_RELEASE = (
         committed_at=bindparam("b_committed_at", type_=_RELEASES.c.committed_at.type),
     )
 )
-_UPDATE_TEAM = update(ServiceRow.__table__).where(ServiceRow.__table__.c.id == bindparam("b_id"))
+_SERVICES: Any = ServiceRow.__table__
+_UPDATE_TEAM = update(_SERVICES).where(_SERVICES.c.id == bindparam("b_id"))
 
 
 @dataclass
@@ -94,7 +111,7 @@ class HistoryImportStore:
             self._deployment(id_, r, releases[(self._services[r.service], r.version)])
             for id_, r in zip(ids, fresh, strict=True)
         ]
-        await bulk_insert(self.session, _DEPLOYMENTS, rows)
+        await bulk_insert(self.session, _DEPLOYMENTS, _DEPLOYMENT_COLUMNS, rows)
         outcome.imported = len(rows)
         incidents = [(id_, r) for id_, r in zip(ids, fresh, strict=True) if r.incident_opened_at is not None]
         await self._incidents(incidents, outcome)
@@ -139,24 +156,29 @@ class HistoryImportStore:
     async def _names(self, record: HistoryRecord) -> None:
         assert self._now is not None
         if record.team not in self._teams:
-            values = {"name": record.team, "slack_channel": None, "timezone": "UTC", "created_at": self._now}
-            self._teams[record.team] = (await self._insert(TeamRow, values), None)
+            team: dict[str, Any] = {
+                "name": record.team,
+                "slack_channel": None,
+                "timezone": "UTC",
+                "created_at": self._now,
+            }
+            self._teams[record.team] = (await self._insert(TeamRow, team), None)
             self._created.teams.append(record.team)
         if record.service not in self._services:
             team_id, channel = self._teams[record.team]
-            values = {
+            service: dict[str, Any] = {
                 "name": record.service,
                 "team_id": team_id,
                 "slack_channel": channel or "",
                 "created_at": self._now,
             }
-            self._services[record.service] = await self._insert(ServiceRow, values)
+            self._services[record.service] = await self._insert(ServiceRow, service)
             self._created.services.append(record.service)
             self._latest_team[record.service] = (record.deployed_at, record.line, record.team)
             if not channel:
                 self._created.services_without_channel.append(record.service)
         if record.environment not in self._environments:
-            values = {
+            environment: dict[str, Any] = {
                 "name": record.environment,
                 "position": self._next_position,
                 "is_production": record.environment == PRODUCTION,
@@ -164,7 +186,7 @@ class HistoryImportStore:
                 "stages": [],
                 "created_at": self._now,
             }
-            self._environments[record.environment] = await self._insert(EnvironmentRow, values)
+            self._environments[record.environment] = await self._insert(EnvironmentRow, environment)
             self._next_position += 1
             self._created.environments.append(record.environment)
         latest = self._latest_team.get(record.service)
@@ -248,21 +270,12 @@ class HistoryImportStore:
         for release, id_ in zip(unsaved, await allocate_ids(self.session, _RELEASES, len(unsaved)), strict=True):
             release.id = id_
         new = [
-            {
-                "id": release.id,
-                "service_id": service_id,
-                "version": version,
-                "commit_sha": release.sha,
-                "committed_at": release.committed_at,
-                "status": "active",
-                "created_by": IMPORTER,
-                "created_at": release.created_at,
-            }
+            (release.id, service_id, version, release.sha, release.committed_at, "active", IMPORTER, release.created_at)
             for (service_id, version), release in releases.items()
             if release.new
         ]
-        await bulk_insert(self.session, _RELEASES, new)
-        self._created_releases.update(hash((row["service_id"], row["version"])) for row in new)
+        await bulk_insert(self.session, _RELEASES, _RELEASE_COLUMNS, new)
+        self._created_releases.update(hash((row[1], row[2])) for row in new)
         outcome.releases_created = len(new)
         changed = [
             {"b_id": r.id, "b_sha": r.sha, "b_committed_at": r.committed_at}
@@ -274,24 +287,23 @@ class HistoryImportStore:
         for release in releases.values():
             release.changed = release.new = False
 
-    def _deployment(self, id_: int, record: HistoryRecord, release: _Release) -> dict[str, Any]:
-        return {
-            "id": id_,
-            "release_id": release.id,
-            "service_id": self._services[record.service],
-            "environment_id": self._environments[record.environment],
-            "team_id": self._teams[record.team][0],
-            "status": _STORED_STATUS.get(record.status, record.status),
-            "kind": record.kind,
-            "requested_by": IMPORTER,
-            "requested_at": record.deployed_at,
-            "started_at": record.deployed_at,
-            "finished_at": record.finished_at,
-            "event_id": record.event_id,
-            "import_digest": record.digest,
-            "cancel_requested": False,
-            "bypasses": [],
-        }
+    def _deployment(self, id_: int, record: HistoryRecord, release: _Release) -> tuple[Any, ...]:
+        """A deployment row, in the order of ``_DEPLOYMENT_COLUMNS``."""
+        return (
+            id_,
+            release.id,
+            self._services[record.service],
+            self._environments[record.environment],
+            self._teams[record.team][0],
+            _STORED_STATUS.get(record.status, record.status),
+            record.kind,
+            IMPORTER,
+            record.deployed_at,
+            record.deployed_at,
+            record.finished_at,
+            record.event_id,
+            record.digest,
+        )
 
     async def _incidents(self, records: Sequence[tuple[int, HistoryRecord]], outcome: ChunkOutcome) -> None:
         if not records:
@@ -306,7 +318,8 @@ class HistoryImportStore:
             }
             for id_, r in records
         ]
-        await self.session.execute(insert(IncidentRow.__table__), rows)
+        incidents: Any = IncidentRow.__table__
+        await self.session.execute(insert(incidents), rows)
         outcome.incidents = len(rows)
 
 
@@ -316,3 +329,14 @@ def _merge(release: _Release, record: HistoryRecord) -> None:
         release.sha, release.changed = record.commit_sha, True
     if record.committed_at is not None and (release.committed_at is None or record.committed_at < release.committed_at):
         release.committed_at, release.changed = record.committed_at, True
+
+
+async def refresh_statistics(engine: AsyncEngine) -> None:
+    """After an import, PostgreSQL's tables are vacuumed and analysed at once rather than whenever autovacuum
+    comes by: the metrics' plans depend on fresh statistics, and their reads on the visibility map (VACUUM
+    runs outside a transaction). The SQLite statements are shaped to need no statistics."""
+    if engine.dialect.name != "postgresql":
+        return
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text("VACUUM (ANALYZE) deployments, releases, incidents"))

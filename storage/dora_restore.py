@@ -11,10 +11,10 @@ and the episode belongs to its earliest failure's team.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, or_, select, true, union_all
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -24,6 +24,7 @@ from storage.rows import DeploymentRow, IncidentRow, ServiceRow
 
 SUCCESS = DeploymentStatus.SUCCESS.value
 FAILURES = (DeploymentStatus.FAILED.value, DeploymentStatus.ROLLED_BACK.value)
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC)  # before any recorded instant
 
 
 @dataclass(frozen=True)
@@ -40,51 +41,57 @@ class Scoped:
         return (team_id if self.kind is ScopeKind.TEAM else service_id) == self.id  # type: ignore[no-any-return]
 
 
-def episodes_query(production: list[int], scoped: Scoped, window: Window) -> Select[Any]:
+def in_production(column: Any, production: list[int], *, dialect: str, probe: bool = False) -> ColumnElement[bool]:
+    """``column IN production``. In a probe (a correlated lookup reached through another index), SQLite
+    must not use the environment index instead: without statistics it would, and read every production
+    deployment per probe; ``column + 0`` is the usual way to tell it so (PostgreSQL plans by statistics)."""
+    target: Any = column + 0 if probe and dialect == "sqlite" else column
+    condition: ColumnElement[bool] = target.in_(production)
+    return condition
+
+
+def episodes_query(production: list[int], scoped: Scoped, window: Window, dialect: str) -> Select[Any]:
     """One row per episode whose restore time is missing or not before the window's start: the earliest
     failure's start, the restore time (NULL: never restored), in scope by its earliest failure."""
-    d, i, s = DeploymentRow, IncidentRow, ServiceRow
+    d, i = DeploymentRow, IncidentRow
     since = _since(production, scoped, window)
-    # Any lower bound is exact (failures restored before the window make episodes that are dropped later);
-    # this one lets the failures be read by the (environment, finished_at) index.
+    # Any lower bound is exact (a failure restored before the window makes an episode that is dropped
+    # later); the earliest ``since`` lets the failures be read through indexes.
     bound = select(func.min(since.c.since)).scalar_subquery()
-    failed_columns = (d.id, d.service_id, d.team_id, d.finished_at, d.started_at, d.finished_at.label("began"))
-    failed_since = (
-        select(*failed_columns)
-        .join(since, since.c.service_id == d.service_id)
-        .where(
-            d.environment_id.in_(production),
-            d.status.in_(FAILURES),
-            d.finished_at >= bound,
-            d.finished_at >= since.c.since,
-            d.finished_at < window.end,
-        )
-    )
-    failed_ever = (  # services with no success before the window: all their failures
-        select(*failed_columns)
-        .join(since, since.c.service_id == d.service_id)
-        .where(
-            since.c.since.is_(None),
-            d.environment_id.in_(production),
-            d.status.in_(FAILURES),
-            d.finished_at < window.end,
-        )
-    )
-    began = case((i.opened_at > d.finished_at, i.opened_at), else_=d.finished_at)
-    with_incident = (
+    began = case((and_(d.status == SUCCESS, i.opened_at > d.finished_at), i.opened_at), else_=d.finished_at)
+    finished_since = (  # failures finished since the service's last success before the window
         select(d.id, d.service_id, d.team_id, d.finished_at, d.started_at, began.label("began"))
+        .select_from(since)
+        .join(
+            d,
+            and_(
+                d.service_id == since.c.service_id,
+                d.environment_id.in_(production),
+                d.finished_at >= since.c.since,
+                d.finished_at >= bound,
+                d.finished_at < window.end,
+            ),
+        )
+        .outerjoin(i, i.deployment_id == d.id)
+        .where(or_(d.status.in_(FAILURES), and_(d.status == SUCCESS, i.id.is_not(None))), began < window.end)
+    )
+    # Successes that finished before that but whose incident opened since (few: each incident read finds
+    # its deployment by primary key).
+    opened_since = (
+        select(d.id, d.service_id, d.team_id, d.finished_at, d.started_at, i.opened_at.label("began"))
         .select_from(i)
         .join(d, d.id == i.deployment_id)
         .join(since, since.c.service_id == d.service_id)
         .where(
-            d.environment_id.in_(production),
+            i.opened_at >= bound,
+            i.opened_at >= since.c.since,
+            i.opened_at < window.end,
+            d.finished_at < since.c.since,
             d.status == SUCCESS,
-            d.finished_at.is_not(None),
-            began < window.end,
-            or_(since.c.since.is_(None), began >= since.c.since),
+            in_production(d.environment_id, production, dialect=dialect, probe=True),
         )
     )
-    failures = union_all(failed_since, failed_ever, with_incident).cte("failures")
+    failures = union_all(finished_since, opened_since).cte("failures")
     following = aliased(DeploymentRow)
     restored_at = (
         select(func.min(following.finished_at))
@@ -118,7 +125,7 @@ def episodes_query(production: list[int], scoped: Scoped, window: Window) -> Sel
 
 def _since(production: list[int], scoped: Scoped, window: Window) -> Any:
     """Per service that can have an episode in scope: the finish of its last production success before the
-    window (NULL: none). A team's episodes can only be on services it deployed to production."""
+    window (the earliest instant when there is none). A team's episodes are on services it deployed to."""
     s, last = ServiceRow, aliased(DeploymentRow)
     before = (
         select(func.max(last.finished_at))
@@ -130,18 +137,18 @@ def _since(production: list[int], scoped: Scoped, window: Window) -> Any:
         )
         .scalar_subquery()
     )
-    services = select(s.id.label("service_id"), before.label("since"))
+    services = select(s.id.label("service_id"), func.coalesce(before, EARLIEST).label("since"))
     if scoped.kind is ScopeKind.SERVICE:
         services = services.where(s.id == scoped.id)
     elif scoped.kind is ScopeKind.TEAM:
         deployed = aliased(DeploymentRow)
-        services = services.where(
-            s.id.in_(
-                select(deployed.service_id).where(
-                    deployed.team_id == scoped.id, deployed.environment_id.in_(production)
-                )
-            )
+        team_services = (
+            select(deployed.service_id)
+            .where(deployed.team_id == scoped.id, deployed.environment_id.in_(production))
+            .group_by(deployed.service_id)
+            .subquery("team_services")
         )
+        services = services.join(team_services, team_services.c.service_id == s.id)
     return services.cte("since")
 
 

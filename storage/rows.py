@@ -116,7 +116,11 @@ class EnvironmentRow(Base):
 
 class ReleaseRow(Base):
     __tablename__ = "releases"
-    __table_args__ = (UniqueConstraint("service_id", "version", name="uq_releases_service_version"),)
+    __table_args__ = (
+        UniqueConstraint("service_id", "version", name="uq_releases_service_version"),
+        # DORA lead time: a commit's earlier releases (S6).
+        Index("ix_releases_service_commit", "service_id", "commit_sha"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
     version: Mapped[str] = mapped_column(String(64))
@@ -143,6 +147,10 @@ class DeploymentRow(Base):
         Index("ix_deployments_env_finished", "environment_id", "finished_at"),
         Index("ix_deployments_service_env_finished", "service_id", "environment_id", "finished_at"),
         Index("ix_deployments_requested_by", "requested_by", "id"),  # a person's deployments (App Home)
+        # DORA metrics: a team's window, a release's deployments, the earliest deployment (storage/dora.py).
+        Index("ix_deployments_team_env_finished", "team_id", "environment_id", "finished_at"),
+        Index("ix_deployments_release_finished", "release_id", "finished_at"),
+        Index("ix_deployments_started", "started_at"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
@@ -218,6 +226,11 @@ class RollbackRow(Base):
 
 class IncidentRow(Base):
     __tablename__ = "incidents"
+    __table_args__ = (
+        # DORA metrics: incidents opened or resolved in a period (storage/dora*.py).
+        Index("ix_incidents_opened", "opened_at"),
+        Index("ix_incidents_resolved", "resolved_at"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), unique=True)
     opened_at: Mapped[datetime]

@@ -157,6 +157,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_releases")),
         sa.UniqueConstraint("service_id", "version", name="uq_releases_service_version"),
     )
+    # DORA lead time: a commit's earlier releases.
+    op.create_index("ix_releases_service_commit", "releases", ["service_id", "commit_sha"])
     op.create_table(
         "deployments",
         sa.Column("id", BIG_ID, nullable=False),
@@ -203,6 +205,10 @@ def upgrade() -> None:
     )
     op.create_index("ix_deployments_env_finished", "deployments", ["environment_id", "finished_at"])
     op.create_index("ix_deployments_requested_by", "deployments", ["requested_by", "id"])
+    # DORA metrics: a team's window, a release's deployments, the earliest deployment.
+    op.create_index("ix_deployments_team_env_finished", "deployments", ["team_id", "environment_id", "finished_at"])
+    op.create_index("ix_deployments_release_finished", "deployments", ["release_id", "finished_at"])
+    op.create_index("ix_deployments_started", "deployments", ["started_at"])
     op.create_index(
         "ix_deployments_service_env_finished",
         "deployments",
@@ -293,6 +299,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incidents")),
         sa.UniqueConstraint("deployment_id", name=op.f("uq_incidents_deployment_id")),
     )
+    # DORA metrics: incidents opened or resolved in a period.
+    op.create_index("ix_incidents_opened", "incidents", ["opened_at"])
+    op.create_index("ix_incidents_resolved", "incidents", ["resolved_at"])
     op.create_table(
         "deployment_metrics",
         sa.Column("deployment_id", BIG_ID, nullable=False),

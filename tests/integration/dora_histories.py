@@ -120,6 +120,8 @@ def windows(draw: st.DrawFn) -> Window:
     return make_window(start, start + length, draw(st.sampled_from(ZONES)), data_start)
 
 
-SCOPES = [Scope(ScopeKind.ORG)] + [Scope(ScopeKind.TEAM, t) for t in TEAMS] + [
-    Scope(ScopeKind.SERVICE, s) for s in sorted(SERVICES)
-]
+SCOPES = (
+    [Scope(ScopeKind.ORG)]
+    + [Scope(ScopeKind.TEAM, t) for t in TEAMS]
+    + [Scope(ScopeKind.SERVICE, s) for s in sorted(SERVICES)]
+)

@@ -30,7 +30,14 @@ async def _reset(engine: AsyncEngine) -> None:
             insert(EnvironmentRow),
             [
                 {"name": "prod", "position": 0, "is_production": True, "policy": {}, "stages": [], "created_at": NOW},
-                {"name": "staging", "position": 1, "is_production": False, "policy": {}, "stages": [], "created_at": NOW},
+                {
+                    "name": "staging",
+                    "position": 1,
+                    "is_production": False,
+                    "policy": {},
+                    "stages": [],
+                    "created_at": NOW,
+                },
             ],
         )
 
@@ -54,8 +61,13 @@ async def _store(engine: AsyncEngine, history: History) -> None:
             )
             release = await connection.scalar(
                 insert(ReleaseRow)
-                .values(service_id=service, version=f"x{other['status']}{id(other)}", created_by="U0DEV00001",
-                        created_at=NOW, status="active")
+                .values(
+                    service_id=service,
+                    version=f"x{other['status']}{id(other)}",
+                    created_by="U0DEV00001",
+                    created_at=NOW,
+                    status="active",
+                )
                 .returning(ReleaseRow.id)
             )
             await connection.execute(
