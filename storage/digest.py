@@ -9,14 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, or_, select, true
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core.digest import DigestRun, FailedDeployment, OpenFailure, SlowChange
 from core.dora import Scope, ScopeKind
 from storage.dora import precedes
+from storage.repositories import insert_ignoring_conflicts
 from storage.rows import (
     DeploymentRow,
     DigestRunRow,
@@ -71,9 +70,8 @@ class DigestRepository:
     async def claim(self, run: DigestRun, *, claimed_by: str) -> bool:
         # INSERT .. ON CONFLICT DO NOTHING: the loser of a race sees no row inserted, and no error that
         # would abort a PostgreSQL transaction; on PostgreSQL it waits for the winner to commit or roll back.
-        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
         statement = (
-            insert(DigestRunRow)
+            insert_ignoring_conflicts(self.session, DigestRunRow)
             .values(
                 scope=run.scope,
                 period_start=run.period_start,

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -356,8 +358,20 @@ class RequestLedger:
         self.session = session
 
     async def claim(self, request_key: str, *, now: datetime) -> None:
-        try:
-            async with self.session.begin_nested():
-                self.session.add(ProcessedRequestRow(request_key=request_key[:200], created_at=now))
-        except IntegrityError:
-            raise DuplicateRequest(request_key) from None
+        # One statement, no savepoint: a repeated request inserts nothing (and, on PostgreSQL, waits for the
+        # first one's transaction to end) instead of failing the transaction.
+        statement = (
+            insert_ignoring_conflicts(self.session, ProcessedRequestRow)
+            .values(request_key=request_key[:200], created_at=now)
+            .on_conflict_do_nothing(index_elements=["request_key"])
+        )
+        result = await self.session.execute(statement)
+        if getattr(result, "rowcount", 0) != 1:
+            raise DuplicateRequest(request_key)
+
+
+def insert_ignoring_conflicts(session: AsyncSession, row: Any) -> Any:
+    """The dialect's INSERT, for ``.on_conflict_do_nothing()``: a conflicting row is not inserted and the
+    transaction goes on (PostgreSQL and SQLite both have it)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert(row)
