@@ -27,10 +27,10 @@ __all__ = [
     "ENV_NAMES",
     "Settings",
     "SettingsError",
-    "settings_env",
     "exit_on_invalid_settings",
     "format_problems",
     "load_settings",
+    "settings_env",
 ]
 
 # Python field name -> environment variable, in the order problems are reported.

@@ -19,6 +19,7 @@ from bot.web import build_web_app
 from storage.rows import ReleaseRow
 from tests.e2e.conftest import ADMIN, SECRET, Bot, bot_settings
 
+
 @pytest.fixture
 async def front(database_url: str, fake: FakeSlack) -> AsyncIterator[tuple[Bot, WorkerLink]]:
     runtime = Runtime(bot_settings(database_url, fake), pace_s=0.0, migrate=True)

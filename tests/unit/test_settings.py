@@ -442,9 +442,7 @@ def test_invalid_settings_exit_with_status_2_and_no_traceback(capsys: pytest.Cap
     )
 
 
-def test_settings_env_gives_another_process_the_same_settings(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_settings_env_gives_another_process_the_same_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from bot.settings import settings_env
 
     original = load_settings(
