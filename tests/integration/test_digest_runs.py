@@ -167,3 +167,31 @@ async def test_a_restart_after_sending_sends_nothing_again(
 
     assert again == [0, 0, 0]
     assert await counts(uow) == SENT_ONCE
+
+
+async def test_two_processes_running_the_job_for_the_same_week_post_each_digest_once(
+    database_url: str, migrated_engine: AsyncEngine, uow: Uow
+) -> None:
+    import sys
+
+    await seed(uow)
+    command = [
+        sys.executable,
+        "-m",
+        "tests.support.digest_process",
+        database_url,
+        MONDAY_NINE.isoformat(),
+        str(GRACE.total_seconds()),
+    ]
+    processes = [
+        await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        for _ in range(2)
+    ]
+    for process in processes:  # both connected; then released together
+        assert process.stdout is not None
+        assert (await asyncio.wait_for(process.stdout.readline(), 60)).strip() == b"ready"
+    outputs = await asyncio.gather(*(process.communicate(b"go\n") for process in processes))
+
+    assert [process.returncode for process in processes] == [0, 0]
+    assert sorted(int(out.strip().splitlines()[-1]) for out, _ in outputs) in ([0, 2], [1, 1])
+    assert await counts(uow) == SENT_ONCE
