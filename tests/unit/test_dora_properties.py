@@ -4,6 +4,7 @@ liberties the store may take (the lookback start, quarter-hour success instants)
 from __future__ import annotations
 
 import dataclasses
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -124,7 +125,8 @@ def check_consistent(result: dict[str, Any]) -> None:
     assert cfr["failed_deployments"] == sum(cfr["by_cause"].values()) <= cfr["finished_deployments"]
     assert freq["successful_deployments"] <= cfr["finished_deployments"]
     assert freq["deploy_days"] <= freq["successful_deployments"]
-    assert freq["deploy_days"] <= result["window"]["days"] + 1
+    # A window of d days touches at most ceil(d) + 1 local calendar dates (5 hours can span two of them).
+    assert freq["deploy_days"] <= math.ceil(result["window"]["days"]) + 1
     lead_total = lead["samples"] + lead["excluded_missing_committed_at"] + lead["excluded_negative"]
     assert lead_total <= freq["successful_deployments"]
     assert (cfr["rate"] is None) == (cfr["finished_deployments"] == 0) == (cfr["band_2023"] is None)
